@@ -1,0 +1,11 @@
+//! fvs-core: the load balancer's pure logic, free of kernel types.
+//!
+//! Every module here is `no_std` and allocation-free so that fvs.ko can compile the same files
+//! (through `#[path]` modules) and `cargo test` can exercise them on the host.
+#![no_std]
+#![forbid(unsafe_code)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod procfmt;
