@@ -9,7 +9,7 @@ SUDO=""
 
 APT_PKGS=(rustc-web rust-web-src libclang-19-dev flex bison bc libelf-dev libssl-dev cpio
           busybox-static iproute2 socat iputils-ping ipvsadm keepalived iperf3 kmod
-          nftables python3-venv dwarves)
+          nftables python3-venv dwarves udev)
 BPO_PKGS=(qemu-system-x86)
 # linux-source-7.x: accept the newest 7.x that sid or trixie-backports offers.
 KSRC_GLOB='linux-source-7.*'

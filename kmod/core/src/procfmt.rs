@@ -11,9 +11,16 @@ pub fn version_triple(code: u32) -> (u32, u32, u32) {
 }
 
 /// The three header lines of /proc/net/ip_vs.
-pub fn write_info_header<W: Write>(w: &mut W, version_code: u32, conn_tab_size: u32) -> fmt::Result {
+pub fn write_info_header<W: Write>(
+    w: &mut W,
+    version_code: u32,
+    conn_tab_size: u32,
+) -> fmt::Result {
     let (a, b, c) = version_triple(version_code);
-    writeln!(w, "IP Virtual Server version {a}.{b}.{c} (size={conn_tab_size})")?;
+    writeln!(
+        w,
+        "IP Virtual Server version {a}.{b}.{c} (size={conn_tab_size})"
+    )?;
     w.write_str("Prot LocalAddress:Port Scheduler Flags\n")?;
     w.write_str("  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n")
 }
@@ -83,7 +90,15 @@ pub fn write_service<W: Write>(w: &mut W, s: &ServiceLine<'_>) -> fmt::Result {
                 // The kernel omits the "ops " flag for IPv6 services; so do we.
                 write!(w, "]:{:04X} {} ", s.port, s.sched_name)?;
             }
-            Addr::V4(a) => write!(w, "{}  {:08X}:{:04X} {} {} ", proto_name(s.protocol), a, s.port, s.sched_name, ops)?,
+            Addr::V4(a) => write!(
+                w,
+                "{}  {:08X}:{:04X} {} {} ",
+                proto_name(s.protocol),
+                a,
+                s.port,
+                s.sched_name,
+                ops
+            )?,
         }
     } else {
         write!(w, "FWM  {:08X} {} {}", s.fwmark, s.sched_name, ops)?;
@@ -114,7 +129,14 @@ pub fn write_dest<W: Write>(w: &mut W, d: &DestLine) -> fmt::Result {
         }
         Addr::V4(a) => write!(w, "  -> {:08X}:{:04X}      ", a, d.port)?,
     }
-    writeln!(w, "{:<7} {:<6} {:<10} {:<10}", fwd_name(d.conn_flags), d.weight, d.active, d.inactive)
+    writeln!(
+        w,
+        "{:<7} {:<6} {:<10} {:<10}",
+        fwd_name(d.conn_flags),
+        d.weight,
+        d.active,
+        d.inactive
+    )
 }
 
 /// Totals and rates shown by /proc/net/ip_vs_stats.
@@ -135,9 +157,17 @@ pub struct Stats {
 pub fn write_stats<W: Write>(w: &mut W, s: &Stats) -> fmt::Result {
     w.write_str("   Total Incoming Outgoing         Incoming         Outgoing\n")?;
     w.write_str("   Conns  Packets  Packets            Bytes            Bytes\n")?;
-    writeln!(w, "{:8X} {:8X} {:8X} {:16X} {:16X}\n", s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes)?;
+    writeln!(
+        w,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}\n",
+        s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes
+    )?;
     w.write_str(" Conns/s   Pkts/s   Pkts/s          Bytes/s          Bytes/s\n")?;
-    writeln!(w, "{:8X} {:8X} {:8X} {:16X} {:16X}", s.cps, s.inpps, s.outpps, s.inbps, s.outbps)
+    writeln!(
+        w,
+        "{:8X} {:8X} {:8X} {:16X} {:16X}",
+        s.cps, s.inpps, s.outpps, s.inbps, s.outbps
+    )
 }
 
 #[cfg(test)]
@@ -171,8 +201,18 @@ mod tests {
             netmask: 0xffffffff,
         };
         write_service(&mut s, &svc).unwrap();
-        write_dest(&mut s, &DestLine { addr: Addr::V4(0xc0a80102), port: 8080, conn_flags: 0, weight: 1, active: 2, inactive: 3 })
-            .unwrap();
+        write_dest(
+            &mut s,
+            &DestLine {
+                addr: Addr::V4(0xc0a80102),
+                port: 8080,
+                conn_flags: 0,
+                weight: 1,
+                active: 2,
+                inactive: 3,
+            },
+        )
+        .unwrap();
         assert_eq!(
             s,
             "TCP  0A000001:0050 wlc  persistent 300 FFFFFFFF\n  -> C0A80102:1F90      Masq    1      2          3         \n"
@@ -186,17 +226,46 @@ mod tests {
         a[1] = 0x01;
         a[15] = 1;
         let mut s = String::new();
-        let svc = ServiceLine { protocol: 17, addr: Addr::V6(a), port: 53, fwmark: 0, sched_name: "rr", flags: 0, timeout: 0, netmask: 0 };
+        let svc = ServiceLine {
+            protocol: 17,
+            addr: Addr::V6(a),
+            port: 53,
+            fwmark: 0,
+            sched_name: "rr",
+            flags: 0,
+            timeout: 0,
+            netmask: 0,
+        };
         write_service(&mut s, &svc).unwrap();
-        let svc = ServiceLine { protocol: 6, addr: Addr::V4(0), port: 0, fwmark: 7, sched_name: "sh", flags: 0x4, timeout: 0, netmask: 0 };
+        let svc = ServiceLine {
+            protocol: 6,
+            addr: Addr::V4(0),
+            port: 0,
+            fwmark: 7,
+            sched_name: "sh",
+            flags: 0x4,
+            timeout: 0,
+            netmask: 0,
+        };
         write_service(&mut s, &svc).unwrap();
-        assert_eq!(s, "UDP  [2001:0000:0000:0000:0000:0000:0000:0001]:0035 rr \nFWM  00000007 sh ops \n");
+        assert_eq!(
+            s,
+            "UDP  [2001:0000:0000:0000:0000:0000:0000:0001]:0035 rr \nFWM  00000007 sh ops \n"
+        );
     }
 
     #[test]
     fn stats_block() {
         let mut s = String::new();
-        write_stats(&mut s, &Stats { conns: 0x1f, inbytes: 0xabc, ..Default::default() }).unwrap();
+        write_stats(
+            &mut s,
+            &Stats {
+                conns: 0x1f,
+                inbytes: 0xabc,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert!(s.contains("      1F        0        0              ABC                0\n\n"));
     }
 }

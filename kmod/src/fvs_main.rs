@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! fvs: a layer-4 load balancer (LVS/IPVS class) for Linux, in Rust.
+//!
+//! Crate root of fvs.ko (the crate is `fvs_main` because the module links in `helpers.c` too).
+//! Init order: hooks and policies are filled, pernet state is registered (every namespace gets
+//! its state, /proc files and netfilter hooks), then the generic netlink family opens the control
+//! path. Exit runs in reverse.
+
+use kernel::prelude::*;
+
+mod corelib;
+mod ctl;
+mod hooks;
+mod netns;
+mod sys;
+
+/// The IPVS protocol definitions shared with ipvsadm-rs (`uapi/src/ipvs.rs`).
+#[allow(dead_code, missing_docs, unreachable_pub)]
+pub(crate) mod uapi {
+    include!("../../uapi/src/ipvs.rs");
+}
+
+module! {
+    type: Fvs,
+    name: "fvs",
+    authors: ["fvs developers"],
+    description: "fvs: layer-4 load balancer speaking the IPVS protocol",
+    license: "GPL",
+    params: {
+        conn_tab_bits: i32 {
+            default: 12,
+            description: "Connection hash table size as a power of two (8..20), like ip_vs",
+        },
+    },
+}
+
+/// Module-wide settings read once at load.
+pub(crate) struct Params {
+    pub(crate) conn_tab_bits: u32,
+}
+
+pub(crate) static PARAMS: sys::KStatic<Params> = sys::KStatic::zeroed();
+
+pub(crate) fn params() -> &'static Params {
+    // SAFETY: written once in `Fvs::init` before anything that reads it is registered.
+    unsafe { &*PARAMS.get() }
+}
+
+struct Fvs;
+
+impl kernel::Module for Fvs {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let bits = *module_parameters::conn_tab_bits.value();
+        if !(8..=20).contains(&bits) {
+            pr_err!("conn_tab_bits={} out of range 8..20\n", bits);
+            return Err(EINVAL);
+        }
+        // SAFETY: nothing reads PARAMS before the registrations below.
+        unsafe { (*PARAMS.get()).conn_tab_bits = bits as u32 };
+
+        sys::layout::check()?;
+        hooks::init();
+        ctl::genl::init_policies();
+        netns::register()?;
+        if let Err(e) = ctl::genl::register(THIS_MODULE.as_ptr()) {
+            netns::unregister();
+            return Err(e);
+        }
+        pr_info!("fvs loaded (connection table 2^{} buckets)\n", bits);
+        Ok(Fvs)
+    }
+}
+
+impl Drop for Fvs {
+    fn drop(&mut self) {
+        ctl::genl::unregister();
+        netns::unregister();
+        pr_info!("fvs unloaded\n");
+    }
+}

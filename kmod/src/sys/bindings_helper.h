@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel headers fvs.ko's bindings are generated from (by bindgen, at build time, with KDIR's
+ * own C flags). The kernel crate's bindings lack netfilter, generic netlink, pernet and the IP
+ * headers; these are ours. Only what bindgen_parameters allowlists is emitted.
+ */
+#include <linux/capability.h>
+#include <linux/errno.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/jhash.h>
+#include <linux/netdevice.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/percpu.h>
+#include <linux/proc_fs.h>
+#include <linux/random.h>
+#include <linux/rculist.h>
+#include <linux/sctp.h>
+#include <linux/seq_file.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/sysctl.h>
+#include <linux/tcp.h>
+#include <linux/timer.h>
+#include <linux/udp.h>
+#include <linux/workqueue.h>
+#include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <net/netns/generic.h>
+#include <uapi/linux/netfilter/nf_tables.h>
+
+/* Values that are macros bindgen cannot evaluate. */
+const size_t FVS_NLMSG_DEFAULT_SIZE = NLMSG_DEFAULT_SIZE;
+const gfp_t FVS_GFP_KERNEL = GFP_KERNEL;
+const gfp_t FVS_GFP_ATOMIC = GFP_ATOMIC;
+
+/* Trampolines in src/helpers.c for static inline functions. */
+void *fvs_net_generic(const struct net *net, unsigned int id);
+struct net *fvs_seq_file_single_net(struct seq_file *seq);
+struct net *fvs_genl_info_net(const struct genl_info *info);
+struct net *fvs_skb_sock_net(const struct sk_buff *skb);
+struct sk_buff *fvs_genlmsg_new(size_t payload, gfp_t flags);
+void *fvs_genlmsg_put_reply(struct sk_buff *skb, struct genl_info *info,
+			    const struct genl_family *family, int flags, u8 cmd);
+void fvs_genlmsg_end(struct sk_buff *skb, void *hdr);
+void fvs_genlmsg_cancel(struct sk_buff *skb, void *hdr);
+int fvs_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
+void fvs_nlmsg_free(struct sk_buff *skb);
+struct nlattr *fvs_nla_nest_start(struct sk_buff *skb, int attrtype);
+void fvs_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+void fvs_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
+void fvs_rcu_read_lock(void);
+void fvs_rcu_read_unlock(void);
+u32 fvs_netlink_cb_portid(const struct sk_buff *skb);
+extern const size_t fvs_c_sizeof_net;
+extern const size_t fvs_c_offsetof_net_proc_net;
+extern const size_t fvs_c_sizeof_sk_buff;
+extern const size_t fvs_c_offsetof_sk_buff_len;
+extern const size_t fvs_c_sizeof_nf_hook_ops;
+extern const size_t fvs_c_sizeof_genl_family;
+extern const size_t fvs_c_sizeof_genl_info;
+extern const size_t fvs_c_sizeof_netlink_callback;
+extern const size_t fvs_c_sizeof_pernet_operations;
+extern const size_t fvs_c_sizeof_nla_policy;

@@ -1,0 +1,146 @@
+//! Netfilter hooks: registration per namespace and the typed entry trampoline.
+
+use super::bindings as b;
+use super::net::NetRef;
+use super::KStatic;
+use core::ffi::{c_uint, c_void};
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// What a hook decides for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Let the packet continue through the stack.
+    Accept,
+    /// Drop (netfilter frees the skb).
+    Drop,
+    /// fvs took ownership of the skb (transmitted or freed it).
+    Stolen,
+}
+
+impl Verdict {
+    fn raw(self) -> c_uint {
+        match self {
+            Verdict::Accept => b::NF_ACCEPT,
+            Verdict::Drop => b::NF_DROP,
+            Verdict::Stolen => b::NF_STOLEN,
+        }
+    }
+}
+
+/// Protocol families fvs hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+/// Hook points fvs uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HookPoint {
+    LocalIn,
+    Forward,
+    LocalOut,
+}
+
+/// The packet a hook sees. Valid for the duration of the hook call only.
+pub(crate) struct Skb(NonNull<b::sk_buff>);
+
+impl Skb {
+    /// Length of the packet data in bytes.
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: netfilter hands the hook a valid skb it owns for the call.
+        unsafe { (*self.0.as_ptr()).len }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut b::sk_buff {
+        self.0.as_ptr()
+    }
+}
+
+/// The hook call's context.
+pub(crate) struct HookState<'a>(&'a b::nf_hook_state);
+
+impl HookState<'_> {
+    pub(crate) fn net(&self) -> Option<NetRef> {
+        // SAFETY: `state->net` is the namespace the packet traverses, alive during the hook.
+        unsafe { NetRef::from_raw(self.0.net) }
+    }
+}
+
+/// A packet hook implementation: one zero-sized type per entry point.
+pub(crate) trait Hook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict;
+}
+
+unsafe extern "C" fn hook_trampoline<H: Hook>(
+    _priv: *mut c_void,
+    skb: *mut b::sk_buff,
+    state: *const b::nf_hook_state,
+) -> c_uint {
+    let (Some(skb), Some(state)) = (NonNull::new(skb), NonNull::new(state as *mut b::nf_hook_state)) else {
+        return b::NF_ACCEPT;
+    };
+    let mut skb = Skb(skb);
+    // SAFETY: netfilter passes a valid hook state that outlives this call.
+    let state = HookState(unsafe { state.as_ref() });
+    H::hook(&mut skb, &state).raw()
+}
+
+/// One hook registration: family, hook point, priority and entry point.
+pub(crate) struct HookSpec {
+    family: Family,
+    point: HookPoint,
+    priority: i32,
+    entry: unsafe extern "C" fn(*mut c_void, *mut b::sk_buff, *const b::nf_hook_state) -> c_uint,
+}
+
+impl HookSpec {
+    pub(crate) const fn new<H: Hook>(family: Family, point: HookPoint, priority: i32) -> Self {
+        Self { family, point, priority, entry: hook_trampoline::<H> }
+    }
+}
+
+/// A fixed set of hook ops, shared by all namespaces and registered in each.
+pub(crate) struct HookSet<const N: usize> {
+    ops: KStatic<[b::nf_hook_ops; N]>,
+}
+
+impl<const N: usize> HookSet<N> {
+    pub(crate) const fn new() -> Self {
+        Self { ops: KStatic::zeroed() }
+    }
+
+    /// Fills the ops; called once from module init before any namespace registers them.
+    pub(crate) fn init(&'static self, specs: &[HookSpec; N]) {
+        // SAFETY: module init runs before any registration, so nothing else reads the ops.
+        let ops = unsafe { &mut *self.ops.get() };
+        for (op, spec) in ops.iter_mut().zip(specs.iter()) {
+            op.hook = Some(spec.entry);
+            op.pf = match spec.family {
+                Family::Ipv4 => b::NFPROTO_IPV4 as u8,
+                Family::Ipv6 => b::NFPROTO_IPV6 as u8,
+            };
+            op.hooknum = match spec.point {
+                HookPoint::LocalIn => b::nf_inet_hooks_NF_INET_LOCAL_IN,
+                HookPoint::Forward => b::nf_inet_hooks_NF_INET_FORWARD,
+                HookPoint::LocalOut => b::nf_inet_hooks_NF_INET_LOCAL_OUT,
+            } as _;
+            op.priority = spec.priority;
+        }
+    }
+
+    pub(crate) fn register(&'static self, net: NetRef) -> Result {
+        // SAFETY: the ops are initialised and static; the kernel copies what it needs.
+        let ret = unsafe { b::nf_register_net_hooks(net.as_ptr(), self.ops.get() as *const _, N as u32) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&'static self, net: NetRef) {
+        // SAFETY: registered in this namespace by `register`.
+        unsafe { b::nf_unregister_net_hooks(net.as_ptr(), self.ops.get() as *const _, N as u32) };
+    }
+}

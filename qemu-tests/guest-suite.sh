@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every qemu-tests/tests/NN-*.sh inside one VM boot. A test passes with exit 0, is skipped
+# with 77, and fails otherwise or when it leaves a WARN/BUG/Oops (or any other report) in dmesg.
+# Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. qemu-tests/lib.sh
+filter=${FVS_TESTS:-}
+pass=0; failn=0; skipn=0; failed=()
+dmesg -n 1 2>/dev/null || true
+for t in qemu-tests/tests/[0-9][0-9]-*.sh; do
+    name=$(basename "$t" .sh)
+    if [ -n "$filter" ] && ! [[ $name =~ $filter ]]; then continue; fi
+    dmesg -C
+    start=$(date +%s)
+    echo "=== $name"
+    timeout --foreground "${FVS_TEST_TIMEOUT:-600}" bash "$t" > "/tmp/$name.log" 2>&1
+    rc=$?
+    sed 's/^/  | /' "/tmp/$name.log" | tail -n 60
+    bad=$(dmesg | grep -E "$dmesg_bad_re" || true)
+    dur=$(( $(date +%s) - start ))
+    if [ -n "$bad" ]; then
+        echo "FAIL $name (${dur}s): kernel log reports:"; dmesg | tail -n 60 | sed 's/^/  ! /'
+        failn=$((failn + 1)); failed+=("$name")
+    elif [ $rc -eq 0 ]; then
+        echo "PASS $name (${dur}s)"; pass=$((pass + 1))
+    elif [ $rc -eq 77 ]; then
+        echo "SKIP $name (${dur}s)"; skipn=$((skipn + 1))
+    else
+        [ $rc -eq 124 ] && echo "  (timed out)"
+        echo "FAIL $name (${dur}s, exit $rc)"; failn=$((failn + 1)); failed+=("$name")
+    fi
+    # Leave a clean slate for the next test.
+    fvs_unload 2>/dev/null || rmmod -f fvs 2>/dev/null || true
+    ipvs_unload
+    for ns in $(ip netns list | awk '{print $1}'); do ip netns del "$ns"; done
+done
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $failn failed, $skipn skipped"
+[ $failn -eq 0 ]

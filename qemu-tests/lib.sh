@@ -1,0 +1,30 @@
+# Shared helpers for the VM test scripts (sourced; run inside the guest as root from the repo root).
+# shellcheck shell=bash
+
+FVS_KO=${FVS_KO:-kmod/fvs.ko}
+IPVSADM_RS=${IPVSADM_RS:-target/release/ipvsadm-rs}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit 77; }
+info() { echo "  $*"; }
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+    if [ "$1" != "$2" ]; then
+        echo "FAIL: $3" >&2
+        diff -u <(printf '%s\n' "$1") <(printf '%s\n' "$2") >&2 || true
+        exit 1
+    fi
+}
+
+fvs_load() { lsmod | grep -q '^fvs ' || insmod "$FVS_KO" "$@" || fail "insmod $FVS_KO $*"; }
+fvs_unload() { if lsmod | grep -q '^fvs '; then rmmod fvs || fail "rmmod fvs"; fi; }
+ipvs_load() { modprobe ip_vs || fail "modprobe ip_vs"; }
+ipvs_unload() {
+    local m
+    for m in $(lsmod | awk '/^ip_vs/ {print $1}' | sort -r); do rmmod "$m" 2>/dev/null || true; done
+    rmmod ip_vs 2>/dev/null || true
+}
+
+# Kernel log lines that mean a test broke the kernel.
+dmesg_bad_re='WARNING:|BUG:|Oops|Call Trace|general protection|KASAN|UBSAN|kmemleak|possible recursive locking|suspicious RCU usage|INFO: rcu|refcount_t:|list_add corruption|list_del corruption'
