@@ -9,3 +9,4 @@
 extern crate std;
 
 pub mod procfmt;
+pub mod hash;
