@@ -10,3 +10,4 @@ extern crate std;
 
 pub mod procfmt;
 pub mod hash;
+pub mod sched;
