@@ -11,3 +11,4 @@ extern crate std;
 pub mod procfmt;
 pub mod hash;
 pub mod sched;
+pub mod proto;
