@@ -12,3 +12,4 @@ pub mod procfmt;
 pub mod hash;
 pub mod sched;
 pub mod proto;
+pub mod csum;
