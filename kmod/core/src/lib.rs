@@ -13,3 +13,4 @@ pub mod hash;
 pub mod sched;
 pub mod proto;
 pub mod csum;
+pub mod conn_hash;
