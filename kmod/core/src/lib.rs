@@ -14,3 +14,4 @@ pub mod sched;
 pub mod proto;
 pub mod csum;
 pub mod conn_hash;
+pub mod parse;
