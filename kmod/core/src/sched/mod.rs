@@ -9,6 +9,7 @@
 
 pub mod dh;
 pub mod fo;
+pub mod lblc;
 pub mod lc;
 pub mod mh;
 pub mod nq;
