@@ -28,3 +28,14 @@ ipvs_unload() {
 
 # Kernel log lines that mean a test broke the kernel.
 dmesg_bad_re='WARNING:|BUG:|Oops|Call Trace|general protection|KASAN|UBSAN|kmemleak|possible recursive locking|suspicious RCU usage|INFO: rcu|refcount_t:|list_add corruption|list_del corruption'
+
+# wait_listen NETNS PORT [tcp|udp]: waits (up to 10 s) until something listens on PORT in NETNS.
+wait_listen() {
+    local ns=$1 port=$2 proto=${3:-tcp} i flag=-ltn
+    [ "$proto" = udp ] && flag=-lun
+    for i in $(seq 1 100); do
+        ip netns exec "$ns" ss -H "$flag" "sport = :$port" 2>/dev/null | grep -q . && return 0
+        sleep 0.1
+    done
+    fail "nothing listening on $proto port $port in $ns"
+}

@@ -9,7 +9,7 @@ for ns in fvs-dir; do ip netns exec "$ns" test -e /proc/net/fvs || fail "no fvs 
 ip netns exec fvs-cl ping -c 2 -W 2 10.0.2.1 >/dev/null || fail "IPv4 forwarding broken with fvs loaded"
 ip netns exec fvs-cl ping -6 -c 2 -W 2 fd00:2::1 >/dev/null || fail "IPv6 forwarding broken with fvs loaded"
 ip netns exec fvs-rs1 socat -u TCP-LISTEN:8080,reuseaddr OPEN:/tmp/fvs-rx,creat,trunc &
-sleep 0.5
+wait_listen fvs-rs1 8080
 echo hello-through-router | ip netns exec fvs-cl socat -u - TCP:10.0.2.1:8080 || fail "TCP through router"
 wait
 assert_eq "hello-through-router" "$(cat /tmp/fvs-rx)" "TCP payload"
