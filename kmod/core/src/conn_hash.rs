@@ -102,8 +102,8 @@ pub fn legacy_hashkey(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::hash::siphash;
+    use super::*;
     use proptest::prelude::*;
 
     #[test]
@@ -125,7 +125,10 @@ mod tests {
             hashkey(&key, 6, &ConnAddr::V4(c), 40000, &ConnAddr::V4(v), 80),
             want
         );
-        assert_eq!(build_hash_key(TABLE_ID_MASK, want) & TABLE_ID_MASK, TABLE_ID_MASK);
+        assert_eq!(
+            build_hash_key(TABLE_ID_MASK, want) & TABLE_ID_MASK,
+            TABLE_ID_MASK
+        );
         assert_eq!(bucket(want, 12), want & 0xfff);
     }
 

@@ -144,17 +144,32 @@ fn jhash_nwords(mut a: u32, mut b: u32, mut c: u32, initval: u32) -> u32 {
 
 /// `jhash_3words(a, b, c, initval)`.
 pub fn jhash_3words(a: u32, b: u32, c: u32, initval: u32) -> u32 {
-    jhash_nwords(a, b, c, initval.wrapping_add(JHASH_INITVAL).wrapping_add(3 << 2))
+    jhash_nwords(
+        a,
+        b,
+        c,
+        initval.wrapping_add(JHASH_INITVAL).wrapping_add(3 << 2),
+    )
 }
 
 /// `jhash_2words(a, b, initval)`.
 pub fn jhash_2words(a: u32, b: u32, initval: u32) -> u32 {
-    jhash_nwords(a, b, 0, initval.wrapping_add(JHASH_INITVAL).wrapping_add(2 << 2))
+    jhash_nwords(
+        a,
+        b,
+        0,
+        initval.wrapping_add(JHASH_INITVAL).wrapping_add(2 << 2),
+    )
 }
 
 /// `jhash_1word(a, initval)`.
 pub fn jhash_1word(a: u32, initval: u32) -> u32 {
-    jhash_nwords(a, 0, 0, initval.wrapping_add(JHASH_INITVAL).wrapping_add(1 << 2))
+    jhash_nwords(
+        a,
+        0,
+        0,
+        initval.wrapping_add(JHASH_INITVAL).wrapping_add(1 << 2),
+    )
 }
 
 /// A `siphash_key_t` (and, on 64-bit kernels, an `hsiphash_key_t`): two 64-bit words.
@@ -287,22 +302,70 @@ mod tests {
 
     // lib/tests/siphash_kunit.c test_vectors_siphash
     const SIPHASH_VECTORS: [u64; 64] = [
-        0x726fdb47dd0e0e31, 0x74f839c593dc67fd, 0x0d6c8009d9a94f5a, 0x85676696d7fb7e2d,
-        0xcf2794e0277187b7, 0x18765564cd99a68d, 0xcbc9466e58fee3ce, 0xab0200f58b01d137,
-        0x93f5f5799a932462, 0x9e0082df0ba9e4b0, 0x7a5dbbc594ddb9f3, 0xf4b32f46226bada7,
-        0x751e8fbc860ee5fb, 0x14ea5627c0843d90, 0xf723ca908e7af2ee, 0xa129ca6149be45e5,
-        0x3f2acc7f57c29bdb, 0x699ae9f52cbe4794, 0x4bc1b3f0968dd39c, 0xbb6dc91da77961bd,
-        0xbed65cf21aa2ee98, 0xd0f2cbb02e3b67c7, 0x93536795e3a33e88, 0xa80c038ccd5ccec8,
-        0xb8ad50c6f649af94, 0xbce192de8a85b8ea, 0x17d835b85bbb15f3, 0x2f2e6163076bcfad,
-        0xde4daaaca71dc9a5, 0xa6a2506687956571, 0xad87a3535c49ef28, 0x32d892fad841c342,
-        0x7127512f72f27cce, 0xa7f32346f95978e3, 0x12e0b01abb051238, 0x15e034d40fa197ae,
-        0x314dffbe0815a3b4, 0x027990f029623981, 0xcadcd4e59ef40c4d, 0x9abfd8766a33735c,
-        0x0e3ea96b5304a7d0, 0xad0c42d6fc585992, 0x187306c89bc215a9, 0xd4a60abcf3792b95,
-        0xf935451de4f21df2, 0xa9538f0419755787, 0xdb9acddff56ca510, 0xd06c98cd5c0975eb,
-        0xe612a3cb9ecba951, 0xc766e62cfcadaf96, 0xee64435a9752fe72, 0xa192d576b245165a,
-        0x0a8787bf8ecb74b2, 0x81b3e73d20b49b6f, 0x7fa8220ba3b2ecea, 0x245731c13ca42499,
-        0xb78dbfaf3a8d83bd, 0xea1ad565322a1a0b, 0x60e61c23a3795013, 0x6606d7e446282b93,
-        0x6ca4ecb15c5f91e1, 0x9f626da15c9625f3, 0xe51b38608ef25f57, 0x958a324ceb064572,
+        0x726fdb47dd0e0e31,
+        0x74f839c593dc67fd,
+        0x0d6c8009d9a94f5a,
+        0x85676696d7fb7e2d,
+        0xcf2794e0277187b7,
+        0x18765564cd99a68d,
+        0xcbc9466e58fee3ce,
+        0xab0200f58b01d137,
+        0x93f5f5799a932462,
+        0x9e0082df0ba9e4b0,
+        0x7a5dbbc594ddb9f3,
+        0xf4b32f46226bada7,
+        0x751e8fbc860ee5fb,
+        0x14ea5627c0843d90,
+        0xf723ca908e7af2ee,
+        0xa129ca6149be45e5,
+        0x3f2acc7f57c29bdb,
+        0x699ae9f52cbe4794,
+        0x4bc1b3f0968dd39c,
+        0xbb6dc91da77961bd,
+        0xbed65cf21aa2ee98,
+        0xd0f2cbb02e3b67c7,
+        0x93536795e3a33e88,
+        0xa80c038ccd5ccec8,
+        0xb8ad50c6f649af94,
+        0xbce192de8a85b8ea,
+        0x17d835b85bbb15f3,
+        0x2f2e6163076bcfad,
+        0xde4daaaca71dc9a5,
+        0xa6a2506687956571,
+        0xad87a3535c49ef28,
+        0x32d892fad841c342,
+        0x7127512f72f27cce,
+        0xa7f32346f95978e3,
+        0x12e0b01abb051238,
+        0x15e034d40fa197ae,
+        0x314dffbe0815a3b4,
+        0x027990f029623981,
+        0xcadcd4e59ef40c4d,
+        0x9abfd8766a33735c,
+        0x0e3ea96b5304a7d0,
+        0xad0c42d6fc585992,
+        0x187306c89bc215a9,
+        0xd4a60abcf3792b95,
+        0xf935451de4f21df2,
+        0xa9538f0419755787,
+        0xdb9acddff56ca510,
+        0xd06c98cd5c0975eb,
+        0xe612a3cb9ecba951,
+        0xc766e62cfcadaf96,
+        0xee64435a9752fe72,
+        0xa192d576b245165a,
+        0x0a8787bf8ecb74b2,
+        0x81b3e73d20b49b6f,
+        0x7fa8220ba3b2ecea,
+        0x245731c13ca42499,
+        0xb78dbfaf3a8d83bd,
+        0xea1ad565322a1a0b,
+        0x60e61c23a3795013,
+        0x6606d7e446282b93,
+        0x6ca4ecb15c5f91e1,
+        0x9f626da15c9625f3,
+        0xe51b38608ef25f57,
+        0x958a324ceb064572,
     ];
 
     // lib/tests/siphash_kunit.c test_vectors_hsiphash (BITS_PER_LONG == 64)
@@ -324,10 +387,21 @@ mod tests {
         let mut input = [0u8; 64];
         for i in 0..64 {
             input[i] = i as u8;
-            assert_eq!(siphash(&input[..i], &SIP_KEY), SIPHASH_VECTORS[i], "len {i}");
-            assert_eq!(hsiphash(&input[..i], &SIP_KEY), HSIPHASH_VECTORS[i], "len {i}");
+            assert_eq!(
+                siphash(&input[..i], &SIP_KEY),
+                SIPHASH_VECTORS[i],
+                "len {i}"
+            );
+            assert_eq!(
+                hsiphash(&input[..i], &SIP_KEY),
+                HSIPHASH_VECTORS[i],
+                "len {i}"
+            );
         }
-        assert_eq!(siphash_1u64(0x0706050403020100, &SIP_KEY), SIPHASH_VECTORS[8]);
+        assert_eq!(
+            siphash_1u64(0x0706050403020100, &SIP_KEY),
+            SIPHASH_VECTORS[8]
+        );
         assert_eq!(
             siphash_2u64(0x0706050403020100, 0x0f0e0d0c0b0a0908, &SIP_KEY),
             SIPHASH_VECTORS[16]
@@ -356,7 +430,9 @@ mod tests {
     /// Reference jhash transliterated from lookup3's `hashlittle` (the same algorithm the
     /// kernel's jhash.h is) — used to check the tail handling.
     fn jhash_ref(k: &[u8], initval: u32) -> u32 {
-        let mut a = 0xdeadbeefu32.wrapping_add(k.len() as u32).wrapping_add(initval);
+        let mut a = 0xdeadbeefu32
+            .wrapping_add(k.len() as u32)
+            .wrapping_add(initval);
         let (mut b, mut c) = (a, a);
         let mut i = 0;
         let mut len = k.len();
@@ -395,7 +471,13 @@ mod tests {
         assert_eq!(jhash(s, 0), 0x17770551);
         assert_eq!(jhash(s, 1), 0xcd628161);
         // jhash2 over words equals jhash over the little-endian bytes when len % 4 == 0.
-        let words = [0x04030201u32, 0x08070605, 0x0c0b0a09, 0x100f0e0d, 0x14131211];
+        let words = [
+            0x04030201u32,
+            0x08070605,
+            0x0c0b0a09,
+            0x100f0e0d,
+            0x14131211,
+        ];
         let mut bytes = [0u8; 20];
         for (i, w) in words.iter().enumerate() {
             bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
@@ -413,7 +495,10 @@ mod tests {
     fn hash_32_known() {
         assert_eq!(hash_32(1, 32), GOLDEN_RATIO_32);
         assert_eq!(hash_32(1, 8), GOLDEN_RATIO_32 >> 24);
-        assert_eq!(hash_32(0x0a000001, 8), 0x0a000001u32.wrapping_mul(0x61C88647) >> 24);
+        assert_eq!(
+            hash_32(0x0a000001, 8),
+            0x0a000001u32.wrapping_mul(0x61C88647) >> 24
+        );
     }
 
     #[test]

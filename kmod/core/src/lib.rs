@@ -8,10 +8,10 @@
 #[cfg(test)]
 extern crate std;
 
-pub mod procfmt;
-pub mod hash;
-pub mod sched;
-pub mod proto;
-pub mod csum;
 pub mod conn_hash;
+pub mod csum;
+pub mod hash;
 pub mod parse;
+pub mod procfmt;
+pub mod proto;
+pub mod sched;

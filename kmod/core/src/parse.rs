@@ -81,9 +81,9 @@ impl Ipv4Hdr {
     }
 }
 
-/// Parses an IPv4 header at `off`: version 4, IHL >= 5, the whole header present, total length
-/// >= header length. The total length may exceed the slice (truncated packets, e.g. inside ICMP
-/// errors); compare it with the slice yourself where that matters.
+/// Parses an IPv4 header at `off`: version 4, IHL at least 5, the whole header present, total
+/// length at least the header length. The total length may exceed the slice (truncated
+/// packets, e.g. inside ICMP errors); compare it with the slice where that matters.
 pub fn parse_ipv4(buf: &[u8], off: usize) -> Result<Ipv4Hdr, ParseError> {
     let b = buf.get(off..).ok_or(ParseError::Truncated)?;
     let v = *b.first().ok_or(ParseError::Truncated)?;
@@ -352,7 +352,11 @@ pub struct IcmpHdr {
 pub fn parse_icmp(buf: &[u8], off: usize, v6: bool) -> Option<IcmpHdr> {
     let b = buf.get(off..off.checked_add(8)?)?;
     let t = b[0];
-    let is_error = if v6 { t & 0x80 == 0 } else { matches!(t, 3 | 4 | 11) };
+    let is_error = if v6 {
+        t & 0x80 == 0
+    } else {
+        matches!(t, 3 | 4 | 11)
+    };
     Some(IcmpHdr {
         icmp_type: t,
         code: b[1],
@@ -399,7 +403,8 @@ mod tests {
     use std::vec::Vec;
 
     fn ipv4(proto: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = std::vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut p =
+            std::vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
         let tl = (20 + payload.len()) as u16;
         p[2..4].copy_from_slice(&tl.to_be_bytes());
         p.extend_from_slice(payload);
@@ -440,27 +445,55 @@ mod tests {
     #[test]
     fn ipv6_ext_walk() {
         let hop = (NEXTHDR_HOP, std::vec![NEXTHDR_ROUTING, 0, 1, 4, 0, 0, 0, 0]);
-        let rt = (NEXTHDR_ROUTING, std::vec![NEXTHDR_FRAGMENT, 0, 0, 0, 0, 0, 0, 0]);
-        let frag = (NEXTHDR_FRAGMENT, std::vec![NEXTHDR_AUTH, 0, 0, 1, 0, 0, 0, 9]);
-        let ah = (NEXTHDR_AUTH, std::vec![IPPROTO_UDP, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let p = ipv6(NEXTHDR_HOP, &[hop, rt, frag, ah], &[0, 53, 0, 53, 0, 8, 0, 0]);
+        let rt = (
+            NEXTHDR_ROUTING,
+            std::vec![NEXTHDR_FRAGMENT, 0, 0, 0, 0, 0, 0, 0],
+        );
+        let frag = (
+            NEXTHDR_FRAGMENT,
+            std::vec![NEXTHDR_AUTH, 0, 0, 1, 0, 0, 0, 9],
+        );
+        let ah = (
+            NEXTHDR_AUTH,
+            std::vec![IPPROTO_UDP, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        let p = ipv6(
+            NEXTHDR_HOP,
+            &[hop, rt, frag, ah],
+            &[0, 53, 0, 53, 0, 8, 0, 0],
+        );
         let h = parse_ip(&p, 0, true).unwrap();
-        assert_eq!((h.protocol, h.len, h.fragoffs, h.fragment), (IPPROTO_UDP, 76, 0, true));
+        assert_eq!(
+            (h.protocol, h.len, h.fragoffs, h.fragment),
+            (IPPROTO_UDP, 76, 0, true)
+        );
         assert_eq!(parse_ports(&p, h.len), Some((53, 53)));
         // Non-first fragment: offset stays at the IPv6 header, fragoff reported.
-        let frag = (NEXTHDR_FRAGMENT, std::vec![IPPROTO_TCP, 0, 0x05, 0x01, 0, 0, 0, 9]);
+        let frag = (
+            NEXTHDR_FRAGMENT,
+            std::vec![IPPROTO_TCP, 0, 0x05, 0x01, 0, 0, 0, 9],
+        );
         let p = ipv6(NEXTHDR_FRAGMENT, &[frag], &[1, 2, 3, 4]);
         let w = ipv6_find_hdr(&p, 0).unwrap();
         assert_eq!((w.nexthdr, w.offset, w.fragoff), (IPPROTO_TCP, 0, 0x500));
-        let frag = (NEXTHDR_FRAGMENT, std::vec![NEXTHDR_DEST, 0, 0x05, 0x00, 0, 0, 0, 9]);
+        let frag = (
+            NEXTHDR_FRAGMENT,
+            std::vec![NEXTHDR_DEST, 0, 0x05, 0x00, 0, 0, 0, 9],
+        );
         let p = ipv6(NEXTHDR_FRAGMENT, &[frag], &[6, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(ipv6_find_hdr(&p, 0), Err(ParseError::NoEnt));
         // 13 destination-options headers: too many.
-        let many: Vec<_> = (0..13).map(|_| (NEXTHDR_DEST, std::vec![NEXTHDR_DEST, 0, 0, 0, 0, 0, 0, 0])).collect();
+        let many: Vec<_> = (0..13)
+            .map(|_| (NEXTHDR_DEST, std::vec![NEXTHDR_DEST, 0, 0, 0, 0, 0, 0, 0]))
+            .collect();
         let p = ipv6(NEXTHDR_DEST, &many, &[]);
         assert_eq!(ipv6_find_hdr(&p, 0), Err(ParseError::BadMsg));
         // A truncated extension header.
-        let p = ipv6(NEXTHDR_DEST, &[(NEXTHDR_DEST, std::vec![IPPROTO_TCP, 1, 0, 0, 0, 0, 0, 0])], &[]);
+        let p = ipv6(
+            NEXTHDR_DEST,
+            &[(NEXTHDR_DEST, std::vec![IPPROTO_TCP, 1, 0, 0, 0, 0, 0, 0])],
+            &[],
+        );
         assert_eq!(ipv6_find_hdr(&p, 0), Err(ParseError::BadMsg));
         // NEXTHDR_NONE ends the walk.
         let p = ipv6(NEXTHDR_NONE, &[], &[]);
@@ -474,7 +507,10 @@ mod tests {
         icmp.extend_from_slice(&inner[..28]);
         let p = ipv4(IPPROTO_ICMP, &icmp);
         let e = parse_icmp_error(&p, 20, false).unwrap();
-        assert_eq!((e.icmp.icmp_type, e.inner.protocol, e.inner_ports), (3, 17, Some((12345, 53))));
+        assert_eq!(
+            (e.icmp.icmp_type, e.inner.protocol, e.inner_ports),
+            (3, 17, Some((12345, 53)))
+        );
         let mut echo = icmp.clone();
         echo[0] = 8;
         let p = ipv4(IPPROTO_ICMP, &echo);
@@ -485,7 +521,10 @@ mod tests {
         i6.extend_from_slice(&inner6);
         let p = ipv6(IPPROTO_ICMPV6, &[], &i6);
         let e = parse_icmp_error(&p, 40, true).unwrap();
-        assert_eq!((e.inner.protocol, e.inner.len, e.inner_ports), (IPPROTO_TCP, 88, Some((80, 40000))));
+        assert_eq!(
+            (e.inner.protocol, e.inner.len, e.inner_ports),
+            (IPPROTO_TCP, 88, Some((80, 40000)))
+        );
     }
 
     fn check_ip(buf: &[u8], h: &IpHdr) -> Result<(), TestCaseError> {

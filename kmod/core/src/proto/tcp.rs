@@ -230,12 +230,21 @@ mod tests {
         assert_eq!(s, State::CloseWait);
         s = next_state(s, o, TH_FIN | TH_ACK, false);
         assert_eq!(s, State::TimeWait);
-        assert_eq!(next_state(State::Established, i, TH_RST | TH_SYN, false), State::Close);
+        assert_eq!(
+            next_state(State::Established, i, TH_RST | TH_SYN, false),
+            State::Close
+        );
         assert_eq!(next_state(State::Established, i, 0, false), State::Close);
         // DR: input-only FIN from ESTABLISHED goes to FIN_WAIT
-        assert_eq!(next_state(State::Established, Direction::InputOnly, TH_FIN, false), State::FinWait);
+        assert_eq!(
+            next_state(State::Established, Direction::InputOnly, TH_FIN, false),
+            State::FinWait
+        );
         // secure_tcp: SYN in input-only from NONE goes to SYNACK
-        assert_eq!(next_state(State::None, Direction::InputOnly, TH_SYN, true), State::SynAck);
+        assert_eq!(
+            next_state(State::None, Direction::InputOnly, TH_SYN, true),
+            State::SynAck
+        );
         assert_eq!(timeout(State::Established), 900);
         assert_eq!(name(State::SynAck), "SYNACK");
         assert_eq!(name_of(11), "ERR!");
@@ -243,11 +252,31 @@ mod tests {
 
     #[test]
     fn counters_follow_activity() {
-        let t = transition(State::Established, Direction::Input, TH_FIN, false, false, false);
-        assert_eq!((t.state, t.counters, t.inactive), (State::CloseWait, CounterChange::BecameInactive, true));
+        let t = transition(
+            State::Established,
+            Direction::Input,
+            TH_FIN,
+            false,
+            false,
+            false,
+        );
+        assert_eq!(
+            (t.state, t.counters, t.inactive),
+            (State::CloseWait, CounterChange::BecameInactive, true)
+        );
         let t = transition(State::None, Direction::Input, TH_SYN, false, true, true);
-        assert_eq!((t.state, t.counters, t.inactive, t.no_output), (State::SynRecv, CounterChange::BecameActive, false, true));
-        let t = transition(State::SynRecv, Direction::Output, TH_ACK, false, true, false);
+        assert_eq!(
+            (t.state, t.counters, t.inactive, t.no_output),
+            (State::SynRecv, CounterChange::BecameActive, false, true)
+        );
+        let t = transition(
+            State::SynRecv,
+            Direction::Output,
+            TH_ACK,
+            false,
+            true,
+            false,
+        );
         assert_eq!((t.state, t.no_output), (State::Established, false));
     }
 

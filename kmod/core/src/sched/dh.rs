@@ -61,14 +61,21 @@ mod tests {
 
     #[test]
     fn known_bucket() {
-        let d = [DestInfo::with_weight(1), DestInfo::with_weight(1), DestInfo::with_weight(1)];
+        let d = [
+            DestInfo::with_weight(1),
+            DestInfo::with_weight(1),
+            DestInfo::with_weight(1),
+        ];
         let mut s = DhState::new();
         s.reassign(d.len());
         let a = Addr::V4([10, 0, 0, 1]);
         let h = (0x0a00_0001u32.wrapping_mul(0x61C8_8647) >> 24) as usize;
         assert_eq!(s.schedule(&d, &a), Some(h % 3));
         let a6 = Addr::V6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        assert_eq!(hashkey(&a6), (0x2001_0db9u32.wrapping_mul(0x61C8_8647) >> 24) as usize);
+        assert_eq!(
+            hashkey(&a6),
+            (0x2001_0db9u32.wrapping_mul(0x61C8_8647) >> 24) as usize
+        );
     }
 
     proptest! {

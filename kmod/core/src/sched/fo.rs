@@ -24,7 +24,11 @@ mod tests {
 
     #[test]
     fn highest_weight_first_on_tie() {
-        let d = [DestInfo::with_weight(2), DestInfo::with_weight(5), DestInfo::with_weight(5)];
+        let d = [
+            DestInfo::with_weight(2),
+            DestInfo::with_weight(5),
+            DestInfo::with_weight(5),
+        ];
         assert_eq!(schedule(&d), Some(1));
         assert_eq!(schedule(&[DestInfo::with_weight(0)]), None);
     }

@@ -169,14 +169,18 @@ impl<V: Copy + Default, const CAP: usize> Cache<V, CAP> {
         let Some(s) = self.slots.get(i) else { return };
         let (b, next) = (hashkey(&s.addr), s.next);
         let target = i as u32 + 1;
-        let Some(&head) = self.heads.get(b) else { return };
+        let Some(&head) = self.heads.get(b) else {
+            return;
+        };
         if head == target {
             self.heads[b] = next;
         } else {
             let mut cur = head;
             while cur != NIL {
                 let c = cur as usize - 1;
-                let Some(n) = self.slots.get(c).map(|x| x.next) else { return };
+                let Some(n) = self.slots.get(c).map(|x| x.next) else {
+                    return;
+                };
                 if n == target {
                     self.slots[c].next = next;
                     break;
@@ -300,7 +304,10 @@ mod tests {
     fn dests(w: &[i32]) -> Vec<DestInfo> {
         w.iter()
             .enumerate()
-            .map(|(i, &w)| DestInfo { key: 100 + i as u32, ..DestInfo::with_weight(w) })
+            .map(|(i, &w)| DestInfo {
+                key: 100 + i as u32,
+                ..DestInfo::with_weight(w)
+            })
             .collect()
     }
 
@@ -361,7 +368,7 @@ mod tests {
                 let r = t.schedule(&d, &addr, now);
                 prop_assert!(r.is_some());
                 if model.contains_key(&a) || model.len() < 64 { model.insert(a, now); }
-                if now % 7 == 0 {
+                if now.is_multiple_of(7) {
                     t.check_expire(now, 100, 1000);
                     if counter % COUNT_FOR_FULL_EXPIRATION == 0 {
                         model.retain(|_, lu| time_before(now, *lu + 1000));

@@ -7,7 +7,9 @@ use super::super::hash::{gcd, hsiphash, SipKey};
 use super::{Addr, Dest};
 
 /// `primes[]`: the possible table sizes, for `CONFIG_IP_VS_MH_TAB_INDEX` 8..=17.
-pub const PRIMES: [usize; 10] = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071];
+pub const PRIMES: [usize; 10] = [
+    251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071,
+];
 /// Default `CONFIG_IP_VS_MH_TAB_INDEX`.
 pub const TAB_INDEX: usize = 12;
 /// `IP_VS_MH_TAB_SIZE` for the default index.
@@ -229,13 +231,22 @@ mod tests {
         let d = mk(&[1, 1]);
         let mut t = std::vec![7u16; 100];
         let mut s = [DestSetup::default(); 2];
-        assert_eq!(reassign(&mut t, &mut s, &d, &HASH1, &HASH2), Err(MhError::BadTableSize));
+        assert_eq!(
+            reassign(&mut t, &mut s, &d, &HASH1, &HASH2),
+            Err(MhError::BadTableSize)
+        );
         let mut t = std::vec![7u16; 251];
-        assert_eq!(reassign(&mut t, &mut s[..1], &d, &HASH1, &HASH2), Err(MhError::ScratchTooSmall));
+        assert_eq!(
+            reassign(&mut t, &mut s[..1], &d, &HASH1, &HASH2),
+            Err(MhError::ScratchTooSmall)
+        );
         let z = mk(&[0, 0]);
         reassign(&mut t, &mut s, &z, &HASH1, &HASH2).unwrap();
         assert!(t.iter().all(|&x| x == NONE));
-        assert_eq!(schedule(&t, &z, &Addr::V4([1, 2, 3, 4]), 0, true, &HASH1), None);
+        assert_eq!(
+            schedule(&t, &z, &Addr::V4([1, 2, 3, 4]), 0, true, &HASH1),
+            None
+        );
     }
 
     #[test]

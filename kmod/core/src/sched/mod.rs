@@ -10,6 +10,7 @@
 pub mod dh;
 pub mod fo;
 pub mod lblc;
+pub mod lblcr;
 pub mod lc;
 pub mod mh;
 pub mod nq;
@@ -226,8 +227,13 @@ pub(crate) mod testutil {
 
     /// A random dest: weight 0..=max_w (zeros included), small counters, sometimes overloaded.
     pub fn dest(max_w: i32) -> impl Strategy<Value = DestInfo> {
-        (0..=max_w, 0..50i32, 0..50i32, proptest::bool::weighted(0.15)).prop_map(
-            |(w, a, i, o)| DestInfo {
+        (
+            0..=max_w,
+            0..50i32,
+            0..50i32,
+            proptest::bool::weighted(0.15),
+        )
+            .prop_map(|(w, a, i, o)| DestInfo {
                 weight: w,
                 last_weight: w,
                 activeconns: a,
@@ -235,8 +241,7 @@ pub(crate) mod testutil {
                 overloaded: o,
                 available: true,
                 ..Default::default()
-            },
-        )
+            })
     }
 
     pub fn dests(max_w: i32, max_n: usize) -> impl Strategy<Value = std::vec::Vec<DestInfo>> {

@@ -39,7 +39,11 @@ impl RrState {
     /// `ip_vs_rr_schedule`.
     pub fn schedule<D: Dest>(&mut self, dests: &[D]) -> Option<usize> {
         let n = dests.len();
-        let ok = |i: usize| dests.get(i).is_some_and(|d| !d.overloaded() && d.weight() > 0);
+        let ok = |i: usize| {
+            dests
+                .get(i)
+                .is_some_and(|d| !d.overloaded() && d.weight() > 0)
+        };
         let hit = match self.cursor {
             None => (0..n).find(|&i| ok(i)),
             Some(c) => {
@@ -63,7 +67,11 @@ mod tests {
 
     #[test]
     fn cycles_and_skips() {
-        let mut d = [DestInfo::with_weight(1), DestInfo::with_weight(0), DestInfo::with_weight(5)];
+        let mut d = [
+            DestInfo::with_weight(1),
+            DestInfo::with_weight(0),
+            DestInfo::with_weight(5),
+        ];
         d[2].overloaded = false;
         let mut s = RrState::new();
         let seq: std::vec::Vec<_> = (0..5).map(|_| s.schedule(&d).unwrap()).collect();

@@ -107,7 +107,11 @@ mod tests {
 
     #[test]
     fn weight_repetition() {
-        let d = [DestInfo::with_weight(2), DestInfo::with_weight(0), DestInfo::with_weight(3)];
+        let d = [
+            DestInfo::with_weight(2),
+            DestInfo::with_weight(0),
+            DestInfo::with_weight(3),
+        ];
         let mut s = ShState::new();
         s.reassign(&d);
         assert_eq!(&s.buckets[..8], &[0, 0, 1, 2, 2, 2, 0, 0]);

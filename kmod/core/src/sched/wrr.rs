@@ -156,7 +156,12 @@ mod tests {
         s.dest_changed(&d2);
         assert_eq!((s.di, s.mw, s.cw, s.cl), (2, 3, 3, None));
         let d3 = ws(&[8, 6]);
-        let mut s = WrrState { cl: Some(1), cw: 5, mw: 7, di: 1 };
+        let mut s = WrrState {
+            cl: Some(1),
+            cw: 5,
+            mw: 7,
+            di: 1,
+        };
         s.dest_changed(&d3);
         // di = 2, mw = 8 - 1 = 7, cw = (5/2)*2+1 = 5
         assert_eq!((s.di, s.mw, s.cw, s.cl), (2, 7, 5, None));
