@@ -563,9 +563,8 @@ impl NetlinkClient {
             Some(Flavor::Ipvs) => &[Flavor::Ipvs],
             None => &[Flavor::Fvs, Flavor::Ipvs],
         };
-        let mut seq = 1;
         let mut last = libc::ENOENT;
-        for f in order {
+        for (seq, f) in (1u32..).zip(order) {
             match Self::resolve(&sock, seq, f.genl_name()) {
                 Ok(id) => {
                     return Ok(NetlinkClient {
@@ -578,7 +577,6 @@ impl NetlinkClient {
                 }
                 Err(e) => last = e,
             }
-            seq += 1;
         }
         Err(last)
     }
@@ -638,14 +636,11 @@ impl Backend for NetlinkClient {
     fn info(&mut self) -> Result<Info, i32> {
         let m = genl(self.family, 0, cmd::GET_INFO);
         let replies = self.transact(&m)?;
-        for r in &replies {
-            let a = Attrs::parse_genl(r);
-            match (a.u32(info_attr::VERSION), a.u32(info_attr::CONN_TAB_SIZE)) {
-                (Some(version), Some(size)) => return Ok(Info { version, size }),
-                _ => return Err(libc::EINVAL),
-            }
+        let a = Attrs::parse_genl(replies.first().ok_or(libc::EINVAL)?);
+        match (a.u32(info_attr::VERSION), a.u32(info_attr::CONN_TAB_SIZE)) {
+            (Some(version), Some(size)) => Ok(Info { version, size }),
+            _ => Err(libc::EINVAL),
         }
-        Err(libc::EINVAL)
     }
 
     fn services(&mut self) -> Result<Vec<ServiceEntry>, i32> {

@@ -731,7 +731,7 @@ pub fn conn_line(buf: &str, format: u32, names: &dyn Names) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{v4, Stats};
+    use crate::model::v4;
 
     fn svc(addr: [u8; 4], port: u16, proto: u16, sched: &str) -> ServiceEntry {
         ServiceEntry {
