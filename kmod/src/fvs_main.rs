@@ -13,6 +13,7 @@ mod corelib;
 mod ctl;
 mod hooks;
 mod netns;
+mod rules;
 mod sys;
 
 /// The IPVS protocol definitions shared with ipvsadm-rs (`uapi/src/ipvs.rs`).

@@ -108,3 +108,10 @@ const size_t fvs_c_sizeof_genl_info = sizeof(struct genl_info);
 const size_t fvs_c_sizeof_netlink_callback = sizeof(struct netlink_callback);
 const size_t fvs_c_sizeof_pernet_operations = sizeof(struct pernet_operations);
 const size_t fvs_c_sizeof_nla_policy = sizeof(struct nla_policy);
+
+#include <linux/netdevice.h>
+void fvs_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+const size_t fvs_c_offsetof_net_device_mtu = offsetof(struct net_device, mtu);

@@ -1,15 +1,52 @@
 //! Per network namespace state of fvs: everything the control and packet paths of one namespace
 //! share. Created when a namespace appears (or the module loads), destroyed when it goes away.
 
+use crate::rules::RuleTable;
 use crate::sys::net::{NetRef, Pernet, PernetState};
+use crate::sys::rcu::WriteLock;
+use crate::uapi;
 use crate::{ctl, hooks};
 use core::pin::Pin;
+use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use kernel::alloc::KBox;
 use kernel::prelude::*;
 
+/// A configured sync daemon (the synchronisation itself is the HA issue's).
+#[derive(Clone, Copy)]
+pub(crate) struct DaemonConf {
+    pub(crate) mcast_ifn: [u8; uapi::IP_VS_IFNAME_MAXLEN],
+    pub(crate) syncid: u32,
+    pub(crate) sync_maxlen: u16,
+    pub(crate) mcast_af: u16,
+    pub(crate) mcast_group: [u8; 16],
+    pub(crate) mcast_port: u16,
+    pub(crate) mcast_ttl: u8,
+}
+
+/// State only the control path touches, under the namespace's write lock.
+pub(crate) struct Ctl {
+    /// [master, backup]
+    pub(crate) daemons: [Option<DaemonConf>; 2],
+}
+
+/// Timeouts settable with `ipvsadm --set`, in seconds.
+pub(crate) struct Timeouts {
+    pub(crate) tcp: AtomicU32,
+    pub(crate) tcp_fin: AtomicU32,
+    pub(crate) udp: AtomicU32,
+}
+
+#[pin_data]
 pub(crate) struct NetState {
     /// Buckets in the connection hash table (reported by GET_INFO and /proc/net/fvs).
     pub(crate) conn_tab_size: u32,
+    /// Serialises every change of this namespace's configuration.
+    #[pin]
+    pub(crate) ctl: WriteLock<Ctl>,
+    pub(crate) rules: RuleTable,
+    pub(crate) timeouts: Timeouts,
+    /// Namespace-wide traffic counters (/proc/net/fvs_stats).
+    pub(crate) tot_stats: crate::rules::Stats,
 }
 
 static PERNET: Pernet<NetState> = Pernet::new();
@@ -20,7 +57,20 @@ impl PernetState for NetState {
     }
 
     fn init(net: NetRef) -> Result<Pin<KBox<Self>>> {
-        let state = KBox::pin(NetState { conn_tab_size: 1 << crate::params().conn_tab_bits }, GFP_KERNEL)?;
+        let state = KBox::pin_init(
+            pin_init!(NetState {
+                conn_tab_size: 1 << crate::params().conn_tab_bits,
+                ctl <- WriteLock::new(Ctl { daemons: [None, None] }),
+                rules: RuleTable::new(),
+                timeouts: Timeouts {
+                    tcp: AtomicU32::new(uapi::DEFAULT_TIMEOUT_TCP),
+                    tcp_fin: AtomicU32::new(uapi::DEFAULT_TIMEOUT_TCP_FIN),
+                    udp: AtomicU32::new(uapi::DEFAULT_TIMEOUT_UDP),
+                },
+                tot_stats: crate::rules::Stats::default(),
+            }),
+            GFP_KERNEL,
+        )?;
         ctl::proc::create(net)?;
         if let Err(e) = hooks::register(net) {
             ctl::proc::remove(net);
@@ -29,9 +79,12 @@ impl PernetState for NetState {
         Ok(state)
     }
 
-    fn exit(net: NetRef, _state: Pin<KBox<Self>>) {
+    fn exit(net: NetRef, state: Pin<KBox<Self>>) {
         hooks::unregister(net);
         ctl::proc::remove(net);
+        // Nothing can reach the rules any more; unlink them so they are freed now.
+        let g = state.ctl.lock();
+        state.rules.flush(g.writer());
     }
 }
 
@@ -39,6 +92,10 @@ impl NetState {
     /// The state of `net`; `None` only while the namespace is being set up or torn down.
     pub(crate) fn of(net: NetRef) -> Option<&'static NetState> {
         PERNET.get(net)
+    }
+
+    pub(crate) fn timeouts(&self) -> (u32, u32, u32) {
+        (self.timeouts.tcp.load(Relaxed), self.timeouts.tcp_fin.load(Relaxed), self.timeouts.udp.load(Relaxed))
     }
 }
 

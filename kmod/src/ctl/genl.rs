@@ -1,17 +1,29 @@
-//! The generic netlink family "FVS", speaking the IPVS protocol of include/uapi/linux/ip_vs.h.
+//! The generic netlink family "FVS", speaking the IPVS protocol of include/uapi/linux/ip_vs.h
+//! with ip_vs's semantics: the same validation, the same errno for the same mistake (so
+//! ipvsadm's messages come out identical), the same replies.
 
-use crate::netns::NetState;
-use crate::sys::genl::{Dump, Family, Handlers, OpSpec, Policy, Request};
-use crate::uapi::{self, cmd, info_attr};
+use crate::netns::{DaemonConf, NetState};
+use crate::rules::{self, Dest, DestConf, InetAddr, Service, ServiceConf, ServiceKey, StatsView, AF_INET, AF_INET6};
+use crate::sys::addr::{self, V4Type};
+use crate::sys::errno;
+use crate::sys::genl::{Attr, Dump, Family, Handlers, Msg, OpSpec, Policy, Request};
+use crate::sys::net::NetRef;
+use crate::sys::rcu::{RcuGuard, Writer};
+use crate::uapi::{self, cmd, cmd_attr, conn_flags, daemon_attr, daemon_state, dest_attr, info_attr, stats_attr, svc_attr};
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
 const N_OPS: usize = 16;
+const NCMD: usize = uapi::cmd_attr::MAX as usize + 1;
+const NSVC: usize = uapi::svc_attr::MAX as usize + 1;
+const NDEST: usize = uapi::dest_attr::MAX as usize + 1;
+const NDAEMON: usize = uapi::daemon_attr::MAX as usize + 1;
 
 static FAMILY: Family<N_OPS> = Family::new();
-pub(crate) static CMD_POLICY: Policy<{ uapi::cmd_attr::MAX as usize + 1 }> = Policy::new();
-pub(crate) static SVC_POLICY: Policy<{ uapi::svc_attr::MAX as usize + 1 }> = Policy::new();
-pub(crate) static DEST_POLICY: Policy<{ uapi::dest_attr::MAX as usize + 1 }> = Policy::new();
-pub(crate) static DAEMON_POLICY: Policy<{ uapi::daemon_attr::MAX as usize + 1 }> = Policy::new();
+pub(crate) static CMD_POLICY: Policy<NCMD> = Policy::new();
+pub(crate) static SVC_POLICY: Policy<NSVC> = Policy::new();
+pub(crate) static DEST_POLICY: Policy<NDEST> = Policy::new();
+pub(crate) static DAEMON_POLICY: Policy<NDAEMON> = Policy::new();
 
 pub(crate) fn family() -> &'static Family<N_OPS> {
     &FAMILY
@@ -62,16 +74,612 @@ pub(crate) fn unregister() {
 }
 
 fn doit(req: &Request<'_>) -> Result {
-    let state = NetState::of(req.net()).ok_or(ENOENT)?;
+    let st = NetState::of(req.net()).ok_or(ENOENT)?;
     match req.cmd() {
-        cmd::GET_INFO => req.reply(cmd::SET_INFO, |m| {
-            m.put_u32(info_attr::VERSION, uapi::IP_VS_VERSION_CODE)?;
-            m.put_u32(info_attr::CONN_TAB_SIZE, state.conn_tab_size)
-        }),
-        _ => Err(crate::sys::errno::eopnotsupp()),
+        cmd::NEW_DAEMON | cmd::DEL_DAEMON => set_daemon(req, st),
+        cmd::GET_SERVICE | cmd::GET_INFO | cmd::GET_CONFIG => get_cmd(req, st),
+        _ => set_cmd(req, st),
     }
 }
 
-fn dumpit(_dump: &mut Dump<'_>) -> Result {
+fn dumpit(d: &mut Dump<'_>) -> Result {
+    let st = NetState::of(d.net()).ok_or(ENOENT)?;
+    match d.cmd() {
+        cmd::GET_SERVICE => dump_services(d, st),
+        cmd::GET_DEST => dump_dests(d, st),
+        cmd::GET_DAEMON => dump_daemons(d, st),
+        _ => Err(EINVAL),
+    }
+}
+
+// ---- parsing ------------------------------------------------------------------------------
+
+fn inet_addr(a: Attr<'_>) -> InetAddr {
+    let mut v = [0u8; 16];
+    let p = a.payload();
+    let n = p.len().min(16);
+    v[..n].copy_from_slice(&p[..n]);
+    v
+}
+
+struct ServiceReq {
+    key: ServiceKey,
+    /// For NEW/SET: scheduler name, pe name, flags {flags, mask}, timeout, netmask.
+    full: Option<FullService>,
+}
+
+struct FullService {
+    sched: [u8; 16],
+    sched_len: usize,
+    pe: [u8; 16],
+    pe_len: usize,
+    flags: u32,
+    mask: u32,
+    timeout: u32,
+    netmask: u32,
+}
+
+/// `ip_vs_genl_parse_service`: identifying fields always, the rest when `full`.
+fn parse_service(nla: Option<Attr<'_>>, full: bool) -> Result<ServiceReq> {
+    let nla = nla.ok_or(EINVAL)?;
+    let a = nla.nested(&SVC_POLICY).map_err(|_| EINVAL)?;
+    let af = a.get(svc_attr::AF);
+    let fwmark = a.get(svc_attr::FWMARK);
+    let (proto, addr, port) = (a.get(svc_attr::PROTOCOL), a.get(svc_attr::ADDR), a.get(svc_attr::PORT));
+    let Some(af) = af else { return Err(EINVAL) };
+    if !(fwmark.is_some() || (port.is_some() && proto.is_some() && addr.is_some())) {
+        return Err(EINVAL);
+    }
+    let af = af.u16()?;
+    if af != AF_INET && af != AF_INET6 {
+        return Err(errno::eafnosupport());
+    }
+    let key = match fwmark {
+        Some(f) => ServiceKey { af, protocol: 6, addr: [0; 16], port: 0, fwmark: f.u32()? },
+        None => ServiceKey {
+            af,
+            protocol: proto.ok_or(EINVAL)?.u16()?,
+            addr: inet_addr(addr.ok_or(EINVAL)?),
+            port: port.ok_or(EINVAL)?.be16()?,
+            fwmark: 0,
+        },
+    };
+    let full = if full {
+        let (Some(sched), Some(flags), Some(timeout), Some(netmask)) =
+            (a.get(svc_attr::SCHED_NAME), a.get(svc_attr::FLAGS), a.get(svc_attr::TIMEOUT), a.get(svc_attr::NETMASK))
+        else {
+            return Err(EINVAL);
+        };
+        let fl = flags.payload();
+        let mut fb = [0u8; 8];
+        fb[..fl.len().min(8)].copy_from_slice(&fl[..fl.len().min(8)]);
+        let mut f = FullService {
+            sched: [0; 16],
+            sched_len: 0,
+            pe: [0; 16],
+            pe_len: 0,
+            flags: u32::from_ne_bytes([fb[0], fb[1], fb[2], fb[3]]),
+            mask: u32::from_ne_bytes([fb[4], fb[5], fb[6], fb[7]]),
+            timeout: timeout.u32()?,
+            netmask: netmask.u32()?,
+        };
+        let s = sched.str_bytes();
+        f.sched_len = s.len().min(16);
+        f.sched[..f.sched_len].copy_from_slice(&s[..f.sched_len]);
+        if let Some(pe) = a.get(svc_attr::PE_NAME) {
+            let p = pe.str_bytes();
+            f.pe_len = p.len().min(16);
+            f.pe[..f.pe_len].copy_from_slice(&p[..f.pe_len]);
+        }
+        Some(f)
+    } else {
+        None
+    };
+    Ok(ServiceReq { key, full })
+}
+
+struct DestReq {
+    af: u16,
+    addr: InetAddr,
+    port: u16,
+    conf: DestConf,
+}
+
+/// `ip_vs_genl_parse_dest`.
+fn parse_dest(nla: Option<Attr<'_>>, full: bool) -> Result<DestReq> {
+    let nla = nla.ok_or(EINVAL)?;
+    let a = nla.nested(&DEST_POLICY).map_err(|_| EINVAL)?;
+    let (Some(addr), Some(port)) = (a.get(dest_attr::ADDR), a.get(dest_attr::PORT)) else { return Err(EINVAL) };
+    let mut d = DestReq {
+        af: match a.get(dest_attr::ADDR_FAMILY) {
+            Some(x) => x.u16()?,
+            None => 0,
+        },
+        addr: inet_addr(addr),
+        port: port.be16()?,
+        conf: DestConf { conn_flags: 0, weight: 0, u_threshold: 0, l_threshold: 0, tun_type: 0, tun_port: 0, tun_flags: 0 },
+    };
+    if full {
+        let (Some(fwd), Some(w), Some(u), Some(l)) = (
+            a.get(dest_attr::FWD_METHOD),
+            a.get(dest_attr::WEIGHT),
+            a.get(dest_attr::U_THRESH),
+            a.get(dest_attr::L_THRESH),
+        ) else {
+            return Err(EINVAL);
+        };
+        d.conf.conn_flags = fwd.u32()? & conn_flags::FWD_MASK;
+        d.conf.weight = w.u32()? as i32;
+        d.conf.u_threshold = u.u32()?;
+        d.conf.l_threshold = l.u32()?;
+        if let Some(t) = a.get(dest_attr::TUN_TYPE) {
+            d.conf.tun_type = t.u8()?;
+        }
+        if let Some(t) = a.get(dest_attr::TUN_PORT) {
+            d.conf.tun_port = t.be16()?;
+        }
+        if let Some(t) = a.get(dest_attr::TUN_FLAGS) {
+            d.conf.tun_flags = t.u16()?;
+        }
+    }
+    Ok(d)
+}
+
+// ---- changes --------------------------------------------------------------------------------
+
+fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
+    let c = req.cmd();
+    let g = st.ctl.lock();
+    let w = g.writer();
+    match c {
+        cmd::FLUSH => {
+            st.rules.flush(w);
+            return Ok(());
+        }
+        cmd::SET_CONFIG => return set_config(req, st),
+        cmd::ZERO if req.attr(cmd_attr::SERVICE).is_none() => {
+            for s in st.rules.iter_w(w) {
+                zero_service(w, s);
+            }
+            st.tot_stats.zero();
+            return Ok(());
+        }
+        _ => {}
+    }
+    let need_full_svc = c == cmd::NEW_SERVICE || c == cmd::SET_SERVICE;
+    let sreq = parse_service(req.attr(cmd_attr::SERVICE), need_full_svc)?;
+    let svc = st.rules.find_w(w, &sreq.key);
+    if c != cmd::NEW_SERVICE && svc.is_none() {
+        return Err(ESRCH);
+    }
+    let mut dreq = None;
+    if c == cmd::NEW_DEST || c == cmd::SET_DEST || c == cmd::DEL_DEST {
+        let mut d = parse_dest(req.attr(cmd_attr::DEST), c != cmd::DEL_DEST)?;
+        // `svc` exists here (checked above).
+        let saf = sreq.key.af;
+        if d.af == 0 {
+            d.af = saf;
+        }
+        if d.af != AF_INET && d.af != AF_INET6 {
+            return Err(errno::eafnosupport());
+        }
+        if d.af != saf && c != cmd::DEL_DEST {
+            // Mixed families only for tunnels, and never while syncing.
+            if g.daemons.iter().any(|x| x.is_some()) || d.conf.conn_flags != conn_flags::TUNNEL {
+                return Err(EINVAL);
+            }
+        }
+        dreq = Some(d);
+    }
+    match (c, svc, dreq) {
+        (cmd::NEW_SERVICE, None, _) => add_service(w, st, &sreq).map(|_| ()),
+        (cmd::NEW_SERVICE, Some(_), _) => Err(EEXIST),
+        (cmd::SET_SERVICE, Some(s), _) => edit_service(s, &sreq),
+        (cmd::DEL_SERVICE, Some(_), _) => {
+            // The unlinked service (and with it its dests) is freed after a grace period.
+            drop(st.rules.del(w, &sreq.key));
+            Ok(())
+        }
+        (cmd::NEW_DEST, Some(s), Some(d)) => add_dest(req.net(), w, s, &d),
+        (cmd::SET_DEST, Some(s), Some(d)) => edit_dest(w, s, &d),
+        (cmd::DEL_DEST, Some(s), Some(d)) => match s.del_dest(w, d.af, &d.addr, d.port) {
+            Some(r) => {
+                drop(r);
+                Ok(())
+            }
+            None => Err(ENOENT),
+        },
+        (cmd::ZERO, Some(s), _) => {
+            zero_service(w, s);
+            Ok(())
+        }
+        _ => Err(EINVAL),
+    }
+}
+
+/// Checks and resolves a full service request into its configuration (`ip_vs_add_service` /
+/// `ip_vs_edit_service` checks, in their order).
+fn service_conf(f: &FullService, af: u16, prev_flags: u32) -> Result<ServiceConf> {
+    let sched = rules::sched_by_name(&f.sched[..f.sched_len]).ok_or(ENOENT)?;
+    let pe = match &f.pe[..f.pe_len] {
+        b"" => rules::PE_NONE,
+        b"sip" => rules::PE_SIP,
+        _ => return Err(ENOENT),
+    };
+    if af == AF_INET6 && !(1..=128).contains(&f.netmask) {
+        return Err(EINVAL);
+    }
+    let hz = crate::sys::hz();
+    Ok(ServiceConf {
+        sched,
+        pe,
+        flags: (prev_flags & !f.mask) | (f.flags & f.mask),
+        // ip_vs keeps the timeout in jiffies (unsigned int) and reports it divided by HZ.
+        timeout: f.timeout.wrapping_mul(hz) / hz,
+        netmask: f.netmask,
+    })
+}
+
+fn add_service(w: Writer<'_>, st: &NetState, r: &ServiceReq) -> Result {
+    let f = r.full.as_ref().ok_or(EINVAL)?;
+    let conf = service_conf(f, r.key.af, 0)?;
+    st.rules.add(w, r.key, &conf)?;
+    Ok(())
+}
+
+fn edit_service(s: &Service, r: &ServiceReq) -> Result {
+    let f = r.full.as_ref().ok_or(EINVAL)?;
+    let conf = service_conf(f, s.key.af, s.conf().flags)?;
+    s.set_conf(&conf);
+    Ok(())
+}
+
+/// Common checks of `ip_vs_add_dest` / `ip_vs_edit_dest`.
+fn check_dest_conf(c: &DestConf) -> Result {
+    if c.weight < 0 {
+        return Err(ERANGE);
+    }
+    if c.l_threshold > c.u_threshold {
+        return Err(ERANGE);
+    }
+    if c.u_threshold > i32::MAX as u32 {
+        return Err(EINVAL);
+    }
+    if c.tun_type == uapi::tun_type::GUE && c.tun_port == 0 {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// The connection flags a dest gets (`__ip_vs_update_dest`).
+fn dest_flags(c: &DestConf) -> DestConf {
+    let mut f = (c.conn_flags & conn_flags::DEST_MASK) | conn_flags::INACTIVE;
+    if f & conn_flags::FWD_MASK != conn_flags::MASQ {
+        f |= conn_flags::NOOUTPUT;
+    }
+    DestConf { conn_flags: f, ..*c }
+}
+
+fn add_dest(net: NetRef, w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
+    check_dest_conf(&d.conf)?;
+    if s.find_dest_w(w, d.af, &d.addr, d.port).is_some() {
+        return Err(EEXIST);
+    }
+    // ip_vs_new_dest: the address must be one ip_vs can forward to.
+    if d.af == AF_INET6 {
+        if !addr::ipv6_is_routable_unicast(&d.addr) && !addr::ipv6_is_local(net, &d.addr) {
+            return Err(EINVAL);
+        }
+    } else if addr::ipv4_addr_type(net, [d.addr[0], d.addr[1], d.addr[2], d.addr[3]]) == V4Type::Other {
+        return Err(EINVAL);
+    }
+    let dest = Dest::new(d.af, d.addr, d.port, &dest_flags(&d.conf))?;
+    s.add_dest(w, dest)
+}
+
+fn edit_dest(w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
+    check_dest_conf(&d.conf)?;
+    let dest = s.find_dest_w(w, d.af, &d.addr, d.port).ok_or(ENOENT)?;
+    dest.set_conf(&dest_flags(&d.conf));
+    Ok(())
+}
+
+fn zero_service(w: Writer<'_>, s: &Service) {
+    s.stats.zero();
+    for d in s.dests.iter_w(w) {
+        d.stats.zero();
+    }
+}
+
+/// `ip_vs_genl_set_config` + `ip_vs_set_timeout`.
+fn set_config(req: &Request<'_>, st: &NetState) -> Result {
+    let (mut tcp, mut fin, mut udp) = st.timeouts();
+    if let Some(a) = req.attr(cmd_attr::TIMEOUT_TCP) {
+        tcp = a.u32()?;
+    }
+    if let Some(a) = req.attr(cmd_attr::TIMEOUT_TCP_FIN) {
+        fin = a.u32()?;
+    }
+    if let Some(a) = req.attr(cmd_attr::TIMEOUT_UDP) {
+        udp = a.u32()?;
+    }
+    let max = i32::MAX as u32 / crate::sys::hz();
+    // Values are C ints there: anything above INT_MAX is negative, so rejected too.
+    if tcp > max || fin > max || udp > max {
+        return Err(EINVAL);
+    }
+    if tcp != 0 {
+        st.timeouts.tcp.store(tcp, Relaxed);
+    }
+    if fin != 0 {
+        st.timeouts.tcp_fin.store(fin, Relaxed);
+    }
+    if udp != 0 {
+        st.timeouts.udp.store(udp, Relaxed);
+    }
+    Ok(())
+}
+
+fn set_daemon(req: &Request<'_>, st: &NetState) -> Result {
+    let a = req.attr(cmd_attr::DAEMON).ok_or(EINVAL)?;
+    let a = a.nested(&DAEMON_POLICY).map_err(|_| EINVAL)?;
+    let mut g = st.ctl.lock();
+    if req.cmd() == cmd::DEL_DAEMON {
+        let state = a.get(daemon_attr::STATE).ok_or(EINVAL)?.u32()?;
+        let slot = match state {
+            daemon_state::MASTER => 0,
+            daemon_state::BACKUP => 1,
+            _ => return Err(EINVAL),
+        };
+        return match g.daemons[slot].take() {
+            Some(_) => Ok(()),
+            None => Err(ESRCH),
+        };
+    }
+    let (Some(state), Some(ifn), Some(id)) =
+        (a.get(daemon_attr::STATE), a.get(daemon_attr::MCAST_IFN), a.get(daemon_attr::SYNC_ID))
+    else {
+        return Err(EINVAL);
+    };
+    let mut c = DaemonConf {
+        mcast_ifn: [0; 16],
+        syncid: id.u32()?,
+        sync_maxlen: 0,
+        mcast_af: 0,
+        mcast_group: [0; 16],
+        mcast_port: 0,
+        mcast_ttl: 0,
+    };
+    let name = ifn.str_bytes();
+    let n = name.len().min(15);
+    c.mcast_ifn[..n].copy_from_slice(&name[..n]);
+    if let Some(x) = a.get(daemon_attr::SYNC_MAXLEN) {
+        c.sync_maxlen = x.u16()?;
+    }
+    if let Some(x) = a.get(daemon_attr::MCAST_GROUP) {
+        let p = x.payload();
+        if p.len() < 4 || p[0] & 0xf0 != 0xe0 {
+            return Err(EINVAL);
+        }
+        c.mcast_af = AF_INET;
+        c.mcast_group[..4].copy_from_slice(&p[..4]);
+    } else if let Some(x) = a.get(daemon_attr::MCAST_GROUP6) {
+        let g6 = inet_addr(x);
+        if g6[0] != 0xff {
+            return Err(EINVAL);
+        }
+        c.mcast_af = AF_INET6;
+        c.mcast_group = g6;
+    }
+    if let Some(x) = a.get(daemon_attr::MCAST_PORT) {
+        c.mcast_port = x.u16()?;
+    }
+    if let Some(x) = a.get(daemon_attr::MCAST_TTL) {
+        c.mcast_ttl = x.u8()?;
+    }
+    let state = state.u32()?;
+    // start_sync_thread's defaults and checks, in its order.
+    if c.mcast_af == 0 {
+        c.mcast_af = AF_INET;
+        c.mcast_group[..4].copy_from_slice(&uapi::DEFAULT_MCAST_GROUP);
+    }
+    if c.mcast_port == 0 {
+        c.mcast_port = uapi::DEFAULT_MCAST_PORT;
+    }
+    if c.mcast_ttl == 0 {
+        c.mcast_ttl = uapi::DEFAULT_MCAST_TTL;
+    }
+    let dev_mtu = addr::dev_mtu(req.net(), &c.mcast_ifn[..n])?;
+    let hlen: u32 = if c.mcast_af == AF_INET6 { 40 + 8 } else { 20 + 8 };
+    let (mtu, min_mtu) = if state == daemon_state::BACKUP { (dev_mtu.clamp(1500, 65535), 1024) } else { (1500, 1) };
+    c.sync_maxlen =
+        if c.sync_maxlen != 0 { (c.sync_maxlen as u32).clamp(min_mtu, 65535 - hlen) as u16 } else { (mtu - hlen) as u16 };
+    let slot = match state {
+        daemon_state::MASTER => 0,
+        daemon_state::BACKUP => 1,
+        _ => return Err(EINVAL),
+    };
+    if g.daemons[slot].is_some() {
+        return Err(EEXIST);
+    }
+    g.daemons[slot] = Some(c);
+    Ok(())
+}
+
+// ---- replies --------------------------------------------------------------------------------
+
+fn get_cmd(req: &Request<'_>, st: &NetState) -> Result {
+    match req.cmd() {
+        cmd::GET_INFO => req.reply(cmd::SET_INFO, |m| {
+            m.put_u32(info_attr::VERSION, uapi::IP_VS_VERSION_CODE)?;
+            m.put_u32(info_attr::CONN_TAB_SIZE, st.conn_tab_size)
+        }),
+        cmd::GET_CONFIG => {
+            let (tcp, fin, udp) = st.timeouts();
+            req.reply(cmd::SET_CONFIG, |m| {
+                m.put_u32(cmd_attr::TIMEOUT_TCP, tcp)?;
+                m.put_u32(cmd_attr::TIMEOUT_TCP_FIN, fin)?;
+                m.put_u32(cmd_attr::TIMEOUT_UDP, udp)
+            })
+        }
+        _ => {
+            let sreq = parse_service(req.attr(cmd_attr::SERVICE), false)?;
+            let g = RcuGuard::new();
+            let svc = st.rules.find(&g, &sreq.key).ok_or(ESRCH)?;
+            req.reply(cmd::NEW_SERVICE, |m| fill_service(m, svc))
+        }
+    }
+}
+
+fn fill_stats(m: &mut Msg, ty: u16, s: &StatsView) -> Result {
+    m.nest(ty, |m| {
+        m.put_u32(stats_attr::CONNS, s.conns as u32)?;
+        m.put_u32(stats_attr::INPKTS, s.inpkts as u32)?;
+        m.put_u32(stats_attr::OUTPKTS, s.outpkts as u32)?;
+        m.put_u64(stats_attr::INBYTES, s.inbytes, stats_attr::PAD)?;
+        m.put_u64(stats_attr::OUTBYTES, s.outbytes, stats_attr::PAD)?;
+        m.put_u32(stats_attr::CPS, s.cps as u32)?;
+        m.put_u32(stats_attr::INPPS, s.inpps as u32)?;
+        m.put_u32(stats_attr::OUTPPS, s.outpps as u32)?;
+        m.put_u32(stats_attr::INBPS, s.inbps as u32)?;
+        m.put_u32(stats_attr::OUTBPS, s.outbps as u32)
+    })
+}
+
+fn fill_stats64(m: &mut Msg, ty: u16, s: &StatsView) -> Result {
+    m.nest(ty, |m| {
+        for (a, v) in [
+            (stats_attr::CONNS, s.conns),
+            (stats_attr::INPKTS, s.inpkts),
+            (stats_attr::OUTPKTS, s.outpkts),
+            (stats_attr::INBYTES, s.inbytes),
+            (stats_attr::OUTBYTES, s.outbytes),
+            (stats_attr::CPS, s.cps),
+            (stats_attr::INPPS, s.inpps),
+            (stats_attr::OUTPPS, s.outpps),
+            (stats_attr::INBPS, s.inbps),
+            (stats_attr::OUTBPS, s.outbps),
+        ] {
+            m.put_u64(a, v, stats_attr::PAD)?;
+        }
+        Ok(())
+    })
+}
+
+fn fill_service(m: &mut Msg, s: &Service) -> Result {
+    let c = s.conf();
+    let k = &s.key;
+    m.nest(cmd_attr::SERVICE, |m| {
+        m.put_u16(svc_attr::AF, k.af)?;
+        if k.fwmark != 0 {
+            m.put_u32(svc_attr::FWMARK, k.fwmark)?;
+        } else {
+            m.put_u16(svc_attr::PROTOCOL, k.protocol)?;
+            m.put(svc_attr::ADDR, &k.addr)?;
+            m.put_be16(svc_attr::PORT, k.port)?;
+        }
+        m.put_str(svc_attr::SCHED_NAME, rules::sched_name(c.sched).as_bytes())?;
+        if c.pe == rules::PE_SIP {
+            m.put_str(svc_attr::PE_NAME, b"sip")?;
+        }
+        let mut flags = [0u8; 8];
+        flags[..4].copy_from_slice(&c.flags.to_ne_bytes());
+        flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
+        m.put(svc_attr::FLAGS, &flags)?;
+        m.put_u32(svc_attr::TIMEOUT, c.timeout)?;
+        m.put_u32(svc_attr::NETMASK, c.netmask)?;
+        let v = s.stats.view();
+        fill_stats(m, svc_attr::STATS, &v)?;
+        fill_stats64(m, svc_attr::STATS64, &v)
+    })
+}
+
+fn fill_dest(m: &mut Msg, d: &Dest) -> Result {
+    let c = d.conf();
+    m.nest(cmd_attr::DEST, |m| {
+        m.put(dest_attr::ADDR, &d.addr)?;
+        m.put_be16(dest_attr::PORT, d.port)?;
+        m.put_u32(dest_attr::FWD_METHOD, c.conn_flags & conn_flags::FWD_MASK)?;
+        m.put_u32(dest_attr::WEIGHT, c.weight as u32)?;
+        m.put_u8(dest_attr::TUN_TYPE, c.tun_type)?;
+        m.put_be16(dest_attr::TUN_PORT, c.tun_port)?;
+        m.put_u16(dest_attr::TUN_FLAGS, c.tun_flags)?;
+        m.put_u32(dest_attr::U_THRESH, c.u_threshold)?;
+        m.put_u32(dest_attr::L_THRESH, c.l_threshold)?;
+        m.put_u32(dest_attr::ACTIVE_CONNS, d.activeconns.load(Relaxed) as u32)?;
+        m.put_u32(dest_attr::INACT_CONNS, d.inactconns.load(Relaxed) as u32)?;
+        m.put_u32(dest_attr::PERSIST_CONNS, d.persistconns.load(Relaxed) as u32)?;
+        m.put_u16(dest_attr::ADDR_FAMILY, d.af)?;
+        let v = d.stats.view();
+        fill_stats(m, dest_attr::STATS, &v)?;
+        fill_stats64(m, dest_attr::STATS64, &v)
+    })
+}
+
+fn dump_services(d: &mut Dump<'_>, st: &NetState) -> Result {
+    let start = d.cursor(0);
+    let g = RcuGuard::new();
+    let mut idx = 0i64;
+    for s in st.rules.iter(&g) {
+        idx += 1;
+        if idx <= start {
+            continue;
+        }
+        if let Err(e) = d.entry(cmd::NEW_SERVICE, |m| fill_service(m, s)) {
+            d.set_cursor(0, idx - 1);
+            return Err(e);
+        }
+    }
+    d.set_cursor(0, idx);
+    Ok(())
+}
+
+fn dump_dests(d: &mut Dump<'_>, st: &NetState) -> Result {
+    let start = d.cursor(0);
+    // As ip_vs: a missing or unknown service gives an empty dump, not an error.
+    let Ok(attrs) = d.request_attrs(&CMD_POLICY) else { return Ok(()) };
+    let Ok(sreq) = parse_service(attrs.get(cmd_attr::SERVICE), false) else { return Ok(()) };
+    let g = RcuGuard::new();
+    let Some(svc) = st.rules.find(&g, &sreq.key) else { return Ok(()) };
+    let mut idx = 0i64;
+    for dest in svc.dests.iter(&g) {
+        idx += 1;
+        if idx <= start {
+            continue;
+        }
+        if let Err(e) = d.entry(cmd::NEW_DEST, |m| fill_dest(m, dest)) {
+            d.set_cursor(0, idx - 1);
+            return Err(e);
+        }
+    }
+    d.set_cursor(0, idx);
+    Ok(())
+}
+
+fn dump_daemons(d: &mut Dump<'_>, st: &NetState) -> Result {
+    let daemons = st.ctl.lock().daemons;
+    for (slot, state) in [(0usize, daemon_state::MASTER), (1, daemon_state::BACKUP)] {
+        let Some(c) = daemons[slot] else { continue };
+        if d.cursor(slot) != 0 {
+            continue;
+        }
+        d.entry(cmd::NEW_DAEMON, |m| {
+            m.nest(cmd_attr::DAEMON, |m| {
+                m.put_u32(daemon_attr::STATE, state)?;
+                let n = c.mcast_ifn.iter().position(|&b| b == 0).unwrap_or(16);
+                m.put_str(daemon_attr::MCAST_IFN, &c.mcast_ifn[..n])?;
+                m.put_u32(daemon_attr::SYNC_ID, c.syncid)?;
+                m.put_u16(daemon_attr::SYNC_MAXLEN, c.sync_maxlen)?;
+                m.put_u16(daemon_attr::MCAST_PORT, c.mcast_port)?;
+                m.put_u8(daemon_attr::MCAST_TTL, c.mcast_ttl)?;
+                if c.mcast_af == AF_INET6 {
+                    m.put(daemon_attr::MCAST_GROUP6, &c.mcast_group)
+                } else {
+                    m.put(daemon_attr::MCAST_GROUP, &c.mcast_group[..4])
+                }
+            })
+        })?;
+        d.set_cursor(slot, 1);
+    }
     Ok(())
 }

@@ -1,28 +1,88 @@
 //! /proc/net/fvs and /proc/net/fvs_stats, in the /proc/net/ip_vs and ip_vs_stats formats.
 
-use crate::corelib::procfmt;
+use crate::corelib::procfmt::{self, Addr, DestLine, ServiceLine};
 use crate::netns::NetState;
+use crate::rules::{self, InetAddr, AF_INET6};
 use crate::sys::net::NetRef;
 use crate::sys::proc::{self, ProcShow, SeqWriter};
+use crate::sys::rcu::RcuGuard;
 use crate::uapi;
 use core::ffi::CStr;
 use core::fmt;
+use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
+
+fn addr(af: u16, a: &InetAddr) -> Addr {
+    if af == AF_INET6 {
+        Addr::V6(*a)
+    } else {
+        Addr::V4(u32::from_be_bytes([a[0], a[1], a[2], a[3]]))
+    }
+}
 
 struct Info;
 impl ProcShow for Info {
     const NAME: &'static CStr = c"fvs";
     fn show(w: &mut SeqWriter, net: NetRef) -> fmt::Result {
-        let size = NetState::of(net).map(|s| s.conn_tab_size).unwrap_or(0);
-        procfmt::write_info_header(w, uapi::IP_VS_VERSION_CODE, size)
+        let Some(st) = NetState::of(net) else { return Ok(()) };
+        procfmt::write_info_header(w, uapi::IP_VS_VERSION_CODE, st.conn_tab_size)?;
+        let g = RcuGuard::new();
+        for s in st.rules.iter(&g) {
+            let c = s.conf();
+            procfmt::write_service(
+                w,
+                &ServiceLine {
+                    protocol: s.key.protocol,
+                    addr: addr(s.key.af, &s.key.addr),
+                    port: s.key.port,
+                    fwmark: s.key.fwmark,
+                    sched_name: rules::sched_name(c.sched),
+                    flags: c.flags,
+                    timeout: c.timeout,
+                    // ip_vs prints ntohl() of the raw netmask bytes.
+                    netmask: u32::from_be_bytes(c.netmask.to_ne_bytes()),
+                },
+            )?;
+            for d in s.dests.iter(&g) {
+                let dc = d.conf();
+                procfmt::write_dest(
+                    w,
+                    &DestLine {
+                        addr: addr(d.af, &d.addr),
+                        port: d.port,
+                        conn_flags: dc.conn_flags,
+                        weight: dc.weight,
+                        active: d.activeconns.load(Relaxed),
+                        inactive: d.inactconns.load(Relaxed),
+                    },
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
 struct Stats;
 impl ProcShow for Stats {
     const NAME: &'static CStr = c"fvs_stats";
-    fn show(w: &mut SeqWriter, _net: NetRef) -> fmt::Result {
-        procfmt::write_stats(w, &procfmt::Stats::default())
+    fn show(w: &mut SeqWriter, net: NetRef) -> fmt::Result {
+        let Some(st) = NetState::of(net) else { return Ok(()) };
+        let v = st.tot_stats.view();
+        procfmt::write_stats(
+            w,
+            &procfmt::Stats {
+                conns: v.conns,
+                inpkts: v.inpkts,
+                outpkts: v.outpkts,
+                inbytes: v.inbytes,
+                outbytes: v.outbytes,
+                cps: v.cps,
+                inpps: v.inpps,
+                outpps: v.outpps,
+                inbps: v.inbps,
+                outbps: v.outbps,
+            },
+        )
     }
 }
 

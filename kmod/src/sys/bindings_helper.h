@@ -70,3 +70,10 @@ extern const size_t fvs_c_sizeof_genl_info;
 extern const size_t fvs_c_sizeof_netlink_callback;
 extern const size_t fvs_c_sizeof_pernet_operations;
 extern const size_t fvs_c_sizeof_nla_policy;
+
+#include <net/route.h>
+#include <net/addrconf.h>
+#include <net/ipv6.h>
+const unsigned long FVS_HZ = HZ;
+void fvs_dev_put(struct net_device *dev);
+extern const size_t fvs_c_offsetof_net_device_mtu;

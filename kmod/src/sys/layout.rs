@@ -18,6 +18,7 @@ pub(crate) fn check() -> Result {
             ("sizeof(struct genl_info)", b::fvs_c_sizeof_genl_info, size_of::<b::genl_info>()),
             ("sizeof(struct netlink_callback)", b::fvs_c_sizeof_netlink_callback, size_of::<b::netlink_callback>()),
             ("sizeof(struct pernet_operations)", b::fvs_c_sizeof_pernet_operations, size_of::<b::pernet_operations>()),
+            ("offsetof(net_device, mtu)", b::fvs_c_offsetof_net_device_mtu, offset_of!(b::net_device, mtu)),
             ("sizeof(struct nla_policy)", b::fvs_c_sizeof_nla_policy, size_of::<b::nla_policy>()),
         ]
     };

@@ -25,12 +25,14 @@ pub(crate) mod bindings {
     include!("bindings_generated.rs");
 }
 
+pub(crate) mod addr;
 pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod layout;
 pub(crate) mod net;
 pub(crate) mod nf;
 pub(crate) mod proc;
+pub(crate) mod rcu;
 
 use core::cell::UnsafeCell;
 
@@ -57,4 +59,9 @@ impl<T> KStatic<T> {
     pub(crate) const fn get(&self) -> *mut T {
         self.0.get()
     }
+}
+
+/// The kernel's tick rate (CONFIG_HZ), for the jiffies arithmetic ip_vs exposes (timeouts).
+pub(crate) fn hz() -> u32 {
+    bindings::FVS_HZ as u32
 }

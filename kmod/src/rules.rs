@@ -1,0 +1,369 @@
+//! The rules table of one namespace: virtual services and their real servers (dests).
+//!
+//! Services and dests are `Arc`s linked into RCU lists: the packet path finds them under an RCU
+//! read lock without taking the control mutex; the control path (serialised by the namespace's
+//! `WriteLock`) links, edits (atomically, field by field, as ip_vs does) and unlinks them, and
+//! frees unlinked entries after a grace period. Connections will hold `Arc<Dest>` references, so
+//! a deleted dest lives on while connections use it.
+
+use crate::sys::rcu::{RcuGuard, RcuList, Retired, Writer};
+use crate::uapi::{self, svc_flags};
+use core::sync::atomic::{AtomicI32, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+pub(crate) const AF_INET: u16 = uapi::AF_INET;
+pub(crate) const AF_INET6: u16 = uapi::AF_INET6;
+
+/// An address as `union nf_inet_addr`: IPv4 in the first 4 bytes (network order), rest zero.
+pub(crate) type InetAddr = [u8; 16];
+
+/// Schedulers fvs provides, by ip_vs name.
+pub(crate) const SCHEDULERS: [&str; 14] =
+    ["rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"];
+/// Index meaning "none" (no scheduler bound, as ip_vs allows).
+pub(crate) const SCHED_NONE: u8 = 0xff;
+
+pub(crate) fn sched_by_name(name: &[u8]) -> Option<u8> {
+    if name == b"none" {
+        return Some(SCHED_NONE);
+    }
+    SCHEDULERS.iter().position(|s| s.as_bytes() == name).map(|i| i as u8)
+}
+
+pub(crate) fn sched_name(idx: u8) -> &'static str {
+    SCHEDULERS.get(idx as usize).copied().unwrap_or("none")
+}
+
+/// Persistence engines fvs knows (`--pe`): ip_vs has one, "sip".
+pub(crate) const PE_NONE: u8 = 0;
+pub(crate) const PE_SIP: u8 = 1;
+
+/// Traffic counters and rates, as `struct ip_vs_kstats`.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) conns: AtomicU64,
+    pub(crate) inpkts: AtomicU64,
+    pub(crate) outpkts: AtomicU64,
+    pub(crate) inbytes: AtomicU64,
+    pub(crate) outbytes: AtomicU64,
+    pub(crate) cps: AtomicU64,
+    pub(crate) inpps: AtomicU64,
+    pub(crate) outpps: AtomicU64,
+    pub(crate) inbps: AtomicU64,
+    pub(crate) outbps: AtomicU64,
+}
+
+/// A snapshot of `Stats`.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct StatsView {
+    pub(crate) conns: u64,
+    pub(crate) inpkts: u64,
+    pub(crate) outpkts: u64,
+    pub(crate) inbytes: u64,
+    pub(crate) outbytes: u64,
+    pub(crate) cps: u64,
+    pub(crate) inpps: u64,
+    pub(crate) outpps: u64,
+    pub(crate) inbps: u64,
+    pub(crate) outbps: u64,
+}
+
+impl Stats {
+    pub(crate) fn view(&self) -> StatsView {
+        StatsView {
+            conns: self.conns.load(Relaxed),
+            inpkts: self.inpkts.load(Relaxed),
+            outpkts: self.outpkts.load(Relaxed),
+            inbytes: self.inbytes.load(Relaxed),
+            outbytes: self.outbytes.load(Relaxed),
+            cps: self.cps.load(Relaxed),
+            inpps: self.inpps.load(Relaxed),
+            outpps: self.outpps.load(Relaxed),
+            inbps: self.inbps.load(Relaxed),
+            outbps: self.outbps.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn zero(&self) {
+        for c in [
+            &self.conns, &self.inpkts, &self.outpkts, &self.inbytes, &self.outbytes, &self.cps, &self.inpps,
+            &self.outpps, &self.inbps, &self.outbps,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// What identifies a virtual service.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServiceKey {
+    pub(crate) af: u16,
+    pub(crate) protocol: u16,
+    pub(crate) addr: InetAddr,
+    /// Host order.
+    pub(crate) port: u16,
+    /// Non-zero for firewall-mark services (then protocol/addr/port are not part of the key).
+    pub(crate) fwmark: u32,
+}
+
+impl ServiceKey {
+    fn matches(&self, o: &ServiceKey) -> bool {
+        if self.fwmark != 0 || o.fwmark != 0 {
+            return self.af == o.af && self.fwmark == o.fwmark;
+        }
+        self.af == o.af && self.protocol == o.protocol && self.port == o.port && addr_eq(self.af, &self.addr, &o.addr)
+    }
+
+    fn bucket(&self) -> usize {
+        let mut h: u32 = if self.fwmark != 0 { self.fwmark } else { self.protocol as u32 ^ self.port as u32 };
+        let n = if self.af == AF_INET6 { 16 } else { 4 };
+        for chunk in self.addr[..n].chunks(4) {
+            h ^= u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        h = h.wrapping_mul(0x9e37_79b9);
+        (h >> (32 - SVC_TAB_BITS)) as usize
+    }
+}
+
+pub(crate) fn addr_eq(af: u16, a: &InetAddr, b: &InetAddr) -> bool {
+    if af == AF_INET6 {
+        a == b
+    } else {
+        a[..4] == b[..4]
+    }
+}
+
+/// The mutable settings of a service (all set together by NEW/SET_SERVICE).
+#[derive(Clone, Copy)]
+pub(crate) struct ServiceConf {
+    pub(crate) sched: u8,
+    pub(crate) pe: u8,
+    pub(crate) flags: u32,
+    /// Persistence timeout in seconds.
+    pub(crate) timeout: u32,
+    /// IPv4: netmask in host order; IPv6: prefix length.
+    pub(crate) netmask: u32,
+}
+
+pub(crate) struct Service {
+    pub(crate) key: ServiceKey,
+    sched: AtomicU8,
+    pe: AtomicU8,
+    flags: AtomicU32,
+    timeout: AtomicU32,
+    netmask: AtomicU32,
+    pub(crate) dests: RcuList<Arc<Dest>>,
+    num_dests: AtomicU32,
+    pub(crate) stats: Stats,
+}
+
+impl Service {
+    pub(crate) fn conf(&self) -> ServiceConf {
+        ServiceConf {
+            sched: self.sched.load(Relaxed),
+            pe: self.pe.load(Relaxed),
+            flags: self.flags.load(Relaxed),
+            timeout: self.timeout.load(Relaxed),
+            netmask: self.netmask.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn set_conf(&self, c: &ServiceConf) {
+        self.sched.store(c.sched, Relaxed);
+        self.pe.store(c.pe, Relaxed);
+        self.flags.store(c.flags | svc_flags::HASHED, Relaxed);
+        self.timeout.store(c.timeout, Relaxed);
+        self.netmask.store(c.netmask, Relaxed);
+    }
+
+    pub(crate) fn num_dests(&self) -> u32 {
+        self.num_dests.load(Relaxed)
+    }
+
+    pub(crate) fn find_dest_w<'a>(&'a self, w: Writer<'a>, af: u16, addr: &InetAddr, port: u16) -> Option<&'a Arc<Dest>> {
+        self.dests.iter_w(w).find(|d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
+    }
+
+    pub(crate) fn add_dest(&self, w: Writer<'_>, d: Arc<Dest>) -> Result {
+        self.dests.push_front(d, w)?;
+        self.num_dests.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn del_dest(&self, w: Writer<'_>, af: u16, addr: &InetAddr, port: u16) -> Option<Retired<Arc<Dest>>> {
+        let r = self.dests.remove_first(w, |d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))?;
+        self.num_dests.fetch_sub(1, Relaxed);
+        Some(r)
+    }
+}
+
+/// Settings of a real server (all set together by NEW/SET_DEST).
+#[derive(Clone, Copy)]
+pub(crate) struct DestConf {
+    pub(crate) conn_flags: u32,
+    pub(crate) weight: i32,
+    pub(crate) u_threshold: u32,
+    pub(crate) l_threshold: u32,
+    pub(crate) tun_type: u8,
+    /// Host order.
+    pub(crate) tun_port: u16,
+    pub(crate) tun_flags: u16,
+}
+
+pub(crate) struct Dest {
+    pub(crate) af: u16,
+    pub(crate) addr: InetAddr,
+    /// Host order.
+    pub(crate) port: u16,
+    conn_flags: AtomicU32,
+    weight: AtomicI32,
+    u_threshold: AtomicU32,
+    l_threshold: AtomicU32,
+    tun_type: AtomicU8,
+    tun_port: AtomicU16,
+    tun_flags: AtomicU16,
+    pub(crate) activeconns: AtomicI32,
+    pub(crate) inactconns: AtomicI32,
+    pub(crate) persistconns: AtomicI32,
+    pub(crate) stats: Stats,
+}
+
+impl Dest {
+    pub(crate) fn new(af: u16, addr: InetAddr, port: u16, c: &DestConf) -> Result<Arc<Dest>> {
+        let d = Arc::new(
+            Dest {
+                af,
+                addr,
+                port,
+                conn_flags: AtomicU32::new(0),
+                weight: AtomicI32::new(0),
+                u_threshold: AtomicU32::new(0),
+                l_threshold: AtomicU32::new(0),
+                tun_type: AtomicU8::new(0),
+                tun_port: AtomicU16::new(0),
+                tun_flags: AtomicU16::new(0),
+                activeconns: AtomicI32::new(0),
+                inactconns: AtomicI32::new(0),
+                persistconns: AtomicI32::new(0),
+                stats: Stats::default(),
+            },
+            GFP_KERNEL,
+        )?;
+        d.set_conf(c);
+        Ok(d)
+    }
+
+    pub(crate) fn conf(&self) -> DestConf {
+        DestConf {
+            conn_flags: self.conn_flags.load(Relaxed),
+            weight: self.weight.load(Relaxed),
+            u_threshold: self.u_threshold.load(Relaxed),
+            l_threshold: self.l_threshold.load(Relaxed),
+            tun_type: self.tun_type.load(Relaxed),
+            tun_port: self.tun_port.load(Relaxed),
+            tun_flags: self.tun_flags.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn set_conf(&self, c: &DestConf) {
+        self.tun_type.store(c.tun_type, Relaxed);
+        self.tun_port.store(c.tun_port, Relaxed);
+        self.tun_flags.store(c.tun_flags, Relaxed);
+        self.u_threshold.store(c.u_threshold, Relaxed);
+        self.l_threshold.store(c.l_threshold, Relaxed);
+        self.weight.store(c.weight, Relaxed);
+        self.conn_flags.store(c.conn_flags, Relaxed);
+    }
+}
+
+const SVC_TAB_BITS: u32 = 8;
+const SVC_TAB_SIZE: usize = 1 << SVC_TAB_BITS;
+
+/// All services of a namespace, hashed by key (address services and fwmark services apart).
+pub(crate) struct RuleTable {
+    svc: [RcuList<Arc<Service>>; SVC_TAB_SIZE],
+    fwm: [RcuList<Arc<Service>>; SVC_TAB_SIZE],
+    num_services: AtomicU32,
+}
+
+impl RuleTable {
+    pub(crate) const fn new() -> Self {
+        Self {
+            svc: [const { RcuList::new() }; SVC_TAB_SIZE],
+            fwm: [const { RcuList::new() }; SVC_TAB_SIZE],
+            num_services: AtomicU32::new(0),
+        }
+    }
+
+    fn bucket(&self, k: &ServiceKey) -> &RcuList<Arc<Service>> {
+        let b = k.bucket() & (SVC_TAB_SIZE - 1);
+        if k.fwmark != 0 {
+            &self.fwm[b]
+        } else {
+            &self.svc[b]
+        }
+    }
+
+    pub(crate) fn num_services(&self) -> u32 {
+        self.num_services.load(Relaxed)
+    }
+
+    /// Finds a service for the packet path.
+    pub(crate) fn find<'g>(&'g self, g: &'g RcuGuard, k: &ServiceKey) -> Option<&'g Arc<Service>> {
+        self.bucket(k).iter(g).find(|s| s.key.matches(k))
+    }
+
+    /// Finds a service for the control path.
+    pub(crate) fn find_w<'a>(&'a self, w: Writer<'a>, k: &ServiceKey) -> Option<&'a Arc<Service>> {
+        self.bucket(k).iter_w(w).find(|s| s.key.matches(k))
+    }
+
+    pub(crate) fn add(&self, w: Writer<'_>, key: ServiceKey, conf: &ServiceConf) -> Result<Arc<Service>> {
+        let svc = Arc::new(
+            Service {
+                key,
+                sched: AtomicU8::new(0),
+                pe: AtomicU8::new(0),
+                flags: AtomicU32::new(0),
+                timeout: AtomicU32::new(0),
+                netmask: AtomicU32::new(0),
+                dests: RcuList::new(),
+                num_dests: AtomicU32::new(0),
+                stats: Stats::default(),
+            },
+            GFP_KERNEL,
+        )?;
+        svc.set_conf(conf);
+        self.bucket(&key).push_front(svc.clone(), w)?;
+        self.num_services.fetch_add(1, Relaxed);
+        Ok(svc)
+    }
+
+    /// Unlinks a service (its dests go with it once no reader can see it).
+    pub(crate) fn del(&self, w: Writer<'_>, k: &ServiceKey) -> Option<Retired<Arc<Service>>> {
+        let r = self.bucket(k).remove_first(w, |s| s.key.matches(k))?;
+        self.num_services.fetch_sub(1, Relaxed);
+        Some(r)
+    }
+
+    /// Unlinks every service; all are freed after one grace period.
+    pub(crate) fn flush(&self, w: Writer<'_>) {
+        let mut retired = Retired::new(w);
+        for l in Iterator::chain(self.svc.iter(), self.fwm.iter()) {
+            l.take_all(w, &mut retired);
+        }
+        self.num_services.store(0, Relaxed);
+        drop(retired);
+    }
+
+    /// Every service, address services first (as ip_vs lists them), as the writer.
+    pub(crate) fn iter_w<'a>(&'a self, w: Writer<'a>) -> impl Iterator<Item = &'a Arc<Service>> {
+        Iterator::chain(self.svc.iter(), self.fwm.iter()).flat_map(move |l| l.iter_w(w))
+    }
+
+    /// Every service under an RCU read lock.
+    pub(crate) fn iter<'g>(&'g self, g: &'g RcuGuard) -> impl Iterator<Item = &'g Arc<Service>> {
+        Iterator::chain(self.svc.iter(), self.fwm.iter()).flat_map(move |l| l.iter(g))
+    }
+}
