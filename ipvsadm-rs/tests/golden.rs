@@ -248,6 +248,7 @@ fn dests(i: usize) -> Vec<DestEntry> {
 struct Fixture {
     services: Vec<ServiceEntry>,
     executed: Vec<Request>,
+    batches: usize,
 }
 
 impl Fixture {
@@ -255,6 +256,7 @@ impl Fixture {
         Fixture {
             services: services(),
             executed: vec![],
+            batches: 0,
         }
     }
 }
@@ -299,7 +301,15 @@ impl Backend for Fixture {
     }
     fn execute(&mut self, reqs: &[Request]) -> Vec<Result<(), i32>> {
         self.executed.extend_from_slice(reqs);
-        reqs.iter().map(|_| Ok(())).collect()
+        self.batches += 1;
+        // Port 81 services "already exist"; real servers on port 81 "have no service".
+        reqs.iter()
+            .map(|r| match r {
+                Request::AddService(s) if s.port == 81 => Err(libc::EEXIST),
+                Request::AddDest(s, _) if s.port == 81 => Err(libc::ESRCH),
+                _ => Ok(()),
+            })
+            .collect()
     }
 }
 
@@ -414,4 +424,75 @@ fn save_restore_round_trip() {
             );
         }
     }
+}
+
+fn restore(input: &str) -> (i32, String, String, Fixture) {
+    let argv: Vec<String> = vec!["ipvsadm".into(), "-R".into()];
+    let mut b = Fixture::new();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let info = Info {
+        version: 0x010201,
+        size: 4096,
+    };
+    let code = ipvsadm_rs::run_with(
+        &mut b,
+        info,
+        &argv,
+        &mut input.as_bytes(),
+        &mut out,
+        &mut err,
+    );
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+        b,
+    )
+}
+
+#[test]
+fn restore_reports_like_line_by_line_processing() {
+    // Kernel errors are printed in line order and do not stop the restore; a popt error after
+    // the command word prints "<opt>: <error>" and carries on; a listing flushes the batch
+    // first; the exit status is the last line's result.
+    let (code, out, err, b) = restore(
+        "-A -t 10.0.0.1:81 -s rr\n-a -t 10.0.0.1:81 -r 10.0.0.2 -m\n-A -t 10.0.0.3:80 -Q\n\
+         -L -n --timeout\n-A -t 10.0.0.4:80\n-A -t 10.0.0.5:80\n",
+    );
+    assert_eq!(
+        err,
+        "Service already exists\nService not defined\n-Q: unknown option\n"
+    );
+    assert_eq!(out, "Timeout (tcp tcpfin udp): 900 120 300\n");
+    assert_eq!(code, 0);
+    assert_eq!(b.executed.len(), 4);
+    assert_eq!(
+        b.batches, 2,
+        "requests around the listing go out as two batches"
+    );
+
+    // Last line failing in the kernel: exit status 255.
+    let (code, _, err, _) = restore("-A -t 10.0.0.4:80\n-A -t 10.0.0.1:81\n");
+    assert_eq!((code, err.as_str()), (255, "Service already exists\n"));
+
+    // A fatal parse error stops at once, after the earlier lines were applied.
+    let (code, _, err, b) =
+        restore("-A -t 10.0.0.1:81\n-A -t 10.0.0.6:80 -w 3\n-A -t 10.0.0.7:80\n");
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "Service already exists\nIllegal 'weight' option with the 'add-service' command\n"
+    );
+    assert_eq!(b.executed.len(), 1);
+
+    // A line that is not a command, and a nested -R, end with "Try ..." (status 255).
+    let try_help = "Try `ipvsadm -h' or 'ipvsadm --help' for more information.\n";
+    let (code, _, err, _) = restore("# comment\n-A -t 10.0.0.8:80\n");
+    assert_eq!((code, err.as_str()), (255, try_help));
+    let (code, _, err, b) = restore("-A -t 10.0.0.8:80\n-R\n");
+    assert_eq!((code, err.as_str(), b.executed.len()), (255, try_help, 1));
+
+    // Empty lines and the word "ipvsadm" are skipped.
+    let (code, _, err, b) = restore("\n   \nipvsadm -A -t 10.0.0.9:80 -s rr\n");
+    assert_eq!((code, err.as_str(), b.executed.len()), (0, "", 1));
 }

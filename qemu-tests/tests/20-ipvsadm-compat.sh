@@ -311,7 +311,6 @@ EOF
 cat > "$work/restore-errors" <<'EOF'
 -A -t 10.1.0.1:80 -s rr
 -A -t 10.1.0.1:80 -s rr
-# a comment line is not a comment for ipvsadm
 
 -a -t 10.1.0.1:80 -r 10.1.1.1 -m
 -a -t 10.1.0.99:80 -r 10.1.1.1 -m
@@ -320,6 +319,9 @@ ipvsadm -A -t 10.1.0.3:80 -s wrr
 -L -n
 -a -t 10.1.0.3:80 -r 10.1.1.2 -m
 -D -t 10.1.0.77:80
+-a -t 10.1.0.3:80 -r 10.1.1.3 -m
+# a comment line is not a comment for ipvsadm: this ends the restore with "Try ..."
+-A -t 10.1.0.4:80 -s rr
 EOF
 cat > "$work/restore-ok" <<'EOF'
 -A -t 10.2.0.1:80 -s rr
