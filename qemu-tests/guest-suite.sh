@@ -16,6 +16,10 @@ for t in qemu-tests/tests/[0-9][0-9]-*.sh; do
     echo "=== $name"
     timeout --foreground "${FVS_TEST_TIMEOUT:-600}" bash "$t" > "/tmp/$name.log" 2>&1
     rc=$?
+    if [ "$(wc -l < "/tmp/$name.log")" -gt 60 ]; then
+        grep -E '^(FAIL|XFAIL|XPASS)' "/tmp/$name.log" | sed 's/^/  | /'
+        echo "  | ... (last 60 lines)"
+    fi
     sed 's/^/  | /' "/tmp/$name.log" | tail -n 60
     bad=$(dmesg | grep -E "$dmesg_bad_re" || true)
     dur=$(( $(date +%s) - start ))

@@ -45,6 +45,9 @@ pub(crate) struct NetState {
     pub(crate) ctl: WriteLock<Ctl>,
     pub(crate) rules: RuleTable,
     pub(crate) timeouts: Timeouts,
+    /// Real servers whose family differs from their service's (tunnels only); while any exist
+    /// the sync daemon cannot start, as in ip_vs.
+    pub(crate) mixed_af_dests: AtomicU32,
     /// Namespace-wide traffic counters (/proc/net/fvs_stats).
     pub(crate) tot_stats: crate::rules::Stats,
 }
@@ -67,6 +70,7 @@ impl PernetState for NetState {
                     tcp_fin: AtomicU32::new(uapi::DEFAULT_TIMEOUT_TCP_FIN),
                     udp: AtomicU32::new(uapi::DEFAULT_TIMEOUT_UDP),
                 },
+                mixed_af_dests: AtomicU32::new(0),
                 tot_stats: crate::rules::Stats::default(),
             }),
             GFP_KERNEL,

@@ -154,7 +154,6 @@ pub(crate) struct Service {
     timeout: AtomicU32,
     netmask: AtomicU32,
     pub(crate) dests: RcuList<Arc<Dest>>,
-    num_dests: AtomicU32,
     pub(crate) stats: Stats,
 }
 
@@ -177,24 +176,16 @@ impl Service {
         self.netmask.store(c.netmask, Relaxed);
     }
 
-    pub(crate) fn num_dests(&self) -> u32 {
-        self.num_dests.load(Relaxed)
-    }
-
     pub(crate) fn find_dest_w<'a>(&'a self, w: Writer<'a>, af: u16, addr: &InetAddr, port: u16) -> Option<&'a Arc<Dest>> {
         self.dests.iter_w(w).find(|d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
     }
 
     pub(crate) fn add_dest(&self, w: Writer<'_>, d: Arc<Dest>) -> Result {
-        self.dests.push_front(d, w)?;
-        self.num_dests.fetch_add(1, Relaxed);
-        Ok(())
+        self.dests.push_front(d, w)
     }
 
     pub(crate) fn del_dest(&self, w: Writer<'_>, af: u16, addr: &InetAddr, port: u16) -> Option<Retired<Arc<Dest>>> {
-        let r = self.dests.remove_first(w, |d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))?;
-        self.num_dests.fetch_sub(1, Relaxed);
-        Some(r)
+        self.dests.remove_first(w, |d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
     }
 }
 
@@ -284,7 +275,6 @@ const SVC_TAB_SIZE: usize = 1 << SVC_TAB_BITS;
 pub(crate) struct RuleTable {
     svc: [RcuList<Arc<Service>>; SVC_TAB_SIZE],
     fwm: [RcuList<Arc<Service>>; SVC_TAB_SIZE],
-    num_services: AtomicU32,
 }
 
 impl RuleTable {
@@ -292,7 +282,6 @@ impl RuleTable {
         Self {
             svc: [const { RcuList::new() }; SVC_TAB_SIZE],
             fwm: [const { RcuList::new() }; SVC_TAB_SIZE],
-            num_services: AtomicU32::new(0),
         }
     }
 
@@ -303,10 +292,6 @@ impl RuleTable {
         } else {
             &self.svc[b]
         }
-    }
-
-    pub(crate) fn num_services(&self) -> u32 {
-        self.num_services.load(Relaxed)
     }
 
     /// Finds a service for the packet path.
@@ -329,22 +314,18 @@ impl RuleTable {
                 timeout: AtomicU32::new(0),
                 netmask: AtomicU32::new(0),
                 dests: RcuList::new(),
-                num_dests: AtomicU32::new(0),
                 stats: Stats::default(),
             },
             GFP_KERNEL,
         )?;
         svc.set_conf(conf);
         self.bucket(&key).push_front(svc.clone(), w)?;
-        self.num_services.fetch_add(1, Relaxed);
         Ok(svc)
     }
 
     /// Unlinks a service (its dests go with it once no reader can see it).
     pub(crate) fn del(&self, w: Writer<'_>, k: &ServiceKey) -> Option<Retired<Arc<Service>>> {
-        let r = self.bucket(k).remove_first(w, |s| s.key.matches(k))?;
-        self.num_services.fetch_sub(1, Relaxed);
-        Some(r)
+        self.bucket(k).remove_first(w, |s| s.key.matches(k))
     }
 
     /// Unlinks every service; all are freed after one grace period.
@@ -353,7 +334,6 @@ impl RuleTable {
         for l in Iterator::chain(self.svc.iter(), self.fwm.iter()) {
             l.take_all(w, &mut retired);
         }
-        self.num_services.store(0, Relaxed);
         drop(retired);
     }
 

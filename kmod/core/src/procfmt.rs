@@ -139,6 +139,10 @@ pub fn write_dest<W: Write>(w: &mut W, d: &DestLine) -> fmt::Result {
     )
 }
 
+/// The header line of /proc/net/ip_vs_conn.
+pub const CONN_HEADER: &str =
+    "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
+
 /// Totals and rates shown by /proc/net/ip_vs_stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {

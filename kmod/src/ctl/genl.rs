@@ -233,6 +233,9 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
     let w = g.writer();
     match c {
         cmd::FLUSH => {
+            for s in st.rules.iter_w(w) {
+                forget_mixed(st, w, s);
+            }
             st.rules.flush(w);
             return Ok(());
         }
@@ -275,15 +278,25 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
         (cmd::NEW_SERVICE, None, _) => add_service(w, st, &sreq).map(|_| ()),
         (cmd::NEW_SERVICE, Some(_), _) => Err(EEXIST),
         (cmd::SET_SERVICE, Some(s), _) => edit_service(s, &sreq),
-        (cmd::DEL_SERVICE, Some(_), _) => {
+        (cmd::DEL_SERVICE, Some(s), _) => {
+            forget_mixed(st, w, s);
             // The unlinked service (and with it its dests) is freed after a grace period.
             drop(st.rules.del(w, &sreq.key));
             Ok(())
         }
-        (cmd::NEW_DEST, Some(s), Some(d)) => add_dest(req.net(), w, s, &d),
+        (cmd::NEW_DEST, Some(s), Some(d)) => {
+            add_dest(req.net(), w, s, &d)?;
+            if d.af != s.key.af {
+                st.mixed_af_dests.fetch_add(1, Relaxed);
+            }
+            Ok(())
+        }
         (cmd::SET_DEST, Some(s), Some(d)) => edit_dest(w, s, &d),
         (cmd::DEL_DEST, Some(s), Some(d)) => match s.del_dest(w, d.af, &d.addr, d.port) {
             Some(r) => {
+                if d.af != s.key.af {
+                    st.mixed_af_dests.fetch_sub(1, Relaxed);
+                }
                 drop(r);
                 Ok(())
             }
@@ -384,6 +397,12 @@ fn edit_dest(w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
     Ok(())
 }
 
+/// A service is going away: its mixed-family dests no longer count.
+fn forget_mixed(st: &NetState, w: Writer<'_>, s: &Service) {
+    let n = s.dests.iter_w(w).filter(|d| d.af != s.key.af).count() as u32;
+    st.mixed_af_dests.fetch_sub(n, Relaxed);
+}
+
 fn zero_service(w: Writer<'_>, s: &Service) {
     s.stats.zero();
     for d in s.dests.iter_w(w) {
@@ -478,6 +497,10 @@ fn set_daemon(req: &Request<'_>, st: &NetState) -> Result {
         c.mcast_ttl = x.u8()?;
     }
     let state = state.u32()?;
+    // The sync protocol cannot carry mixed-family services.
+    if st.mixed_af_dests.load(Relaxed) > 0 {
+        return Err(EINVAL);
+    }
     // start_sync_thread's defaults and checks, in its order.
     if c.mcast_af == 0 {
         c.mcast_af = AF_INET;

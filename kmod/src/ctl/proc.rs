@@ -8,7 +8,7 @@ use crate::sys::proc::{self, ProcShow, SeqWriter};
 use crate::sys::rcu::RcuGuard;
 use crate::uapi;
 use core::ffi::CStr;
-use core::fmt;
+use core::fmt::{self, Write};
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 
@@ -86,9 +86,24 @@ impl ProcShow for Stats {
     }
 }
 
+/// /proc/net/fvs_conn: the connection table in the /proc/net/ip_vs_conn format. The table is
+/// filled by the packet path (data-plane issue); until then it lists no connections.
+struct Conns;
+impl ProcShow for Conns {
+    const NAME: &'static CStr = c"fvs_conn";
+    fn show(w: &mut SeqWriter, _net: NetRef) -> fmt::Result {
+        w.write_str(procfmt::CONN_HEADER)
+    }
+}
+
 pub(crate) fn create(net: NetRef) -> Result {
     proc::create::<Info>(net)?;
     if let Err(e) = proc::create::<Stats>(net) {
+        proc::remove::<Info>(net);
+        return Err(e);
+    }
+    if let Err(e) = proc::create::<Conns>(net) {
+        proc::remove::<Stats>(net);
         proc::remove::<Info>(net);
         return Err(e);
     }
@@ -96,6 +111,7 @@ pub(crate) fn create(net: NetRef) -> Result {
 }
 
 pub(crate) fn remove(net: NetRef) {
+    proc::remove::<Conns>(net);
     proc::remove::<Stats>(net);
     proc::remove::<Info>(net);
 }

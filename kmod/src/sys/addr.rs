@@ -25,8 +25,7 @@ pub(crate) fn ipv4_addr_type(net: NetRef, addr: [u8; 4]) -> V4Type {
 fn in6(addr: &[u8; 16]) -> b::in6_addr {
     // SAFETY: `in6_addr` is a 16-byte union of byte/word views; any bytes are valid.
     let mut a: b::in6_addr = unsafe { core::mem::zeroed() };
-    // SAFETY: writing the byte view of the union.
-    unsafe { a.in6_u.u6_addr8 = *addr };
+    a.in6_u.u6_addr8 = *addr;
     a
 }
 

@@ -7,12 +7,6 @@ fn mk(e: u32) -> Error {
     Error::from_errno(-(e as i32))
 }
 
-pub(crate) fn eopnotsupp() -> Error {
-    mk(b::EOPNOTSUPP)
-}
 pub(crate) fn eafnosupport() -> Error {
     mk(b::EAFNOSUPPORT)
-}
-pub(crate) fn enotconn() -> Error {
-    mk(b::ENOTCONN)
 }

@@ -81,10 +81,6 @@ impl<'a> Attr<'a> {
     pub(crate) fn u32(&self) -> Result<u32> {
         Ok(u32::from_ne_bytes(self.fixed()?))
     }
-    /// A big-endian 32-bit value (IPv4 netmask), returned in host order.
-    pub(crate) fn be32(&self) -> Result<u32> {
-        Ok(u32::from_be_bytes(self.fixed()?))
-    }
 
     /// A NUL-terminated string attribute (policy-checked), without its NUL.
     pub(crate) fn str_bytes(&self) -> &'a [u8] {
@@ -161,9 +157,6 @@ impl Msg {
     }
     pub(crate) fn put_u32(&mut self, ty: u16, v: u32) -> Result {
         self.put(ty, &v.to_ne_bytes())
-    }
-    pub(crate) fn put_be32(&mut self, ty: u16, v: u32) -> Result {
-        self.put(ty, &v.to_be_bytes())
     }
     /// Puts a 64-bit value with the padding attribute `pad`, as `nla_put_u64_64bit`.
     pub(crate) fn put_u64(&mut self, ty: u16, v: u64, pad: u16) -> Result {

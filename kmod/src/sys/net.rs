@@ -2,7 +2,7 @@
 
 use super::bindings as b;
 use super::KStatic;
-use core::ffi::{c_int, c_uint, c_void};
+use core::ffi::{c_int, c_uint};
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -126,6 +126,3 @@ unsafe extern "C" fn exit_cb<T: PernetState>(net: *mut b::net) {
     };
     T::exit(net, state);
 }
-
-/// Opaque pointer helper for callbacks that carry no private data.
-pub(crate) const NO_PRIV: *mut c_void = core::ptr::null_mut();
