@@ -1,37 +1,46 @@
 #!/usr/bin/env bash
 # `make demo`: runs inside the VM. Loads fvs.ko, builds client — director — bridge — 3 real
-# servers in network namespaces, configures a virtual service with ipvsadm-rs and shows it.
+# servers in network namespaces, configures a virtual service with ipvsadm-rs and shows what fvs
+# does so far. (Balancing traffic arrives with the data-plane issue; the demo says so.)
 set -uo pipefail
 . qemu-tests/lib.sh
 . qemu-tests/topo.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+dir() { ip netns exec fvs-dir "$@"; }
 
-say "topology: client 10.0.1.2 -> director (VIP 10.0.1.1) -> bridge -> rs1..rs3 (10.0.2.1-3)"
+say "topology: client 10.0.1.2 -> director 10.0.1.1 -> bridge -> rs1..rs3 (10.0.2.1-3)"
 topo_router 3
-say "loading fvs.ko"
-FVS_KO=kmod/fvs.ko fvs_load
-dmesg | grep 'fvs' | tail -n 2
-say "the director's view: /proc/net/fvs (ip_vs format) and ipvsadm-rs, talking to family FVS"
-ip netns exec fvs-dir cat /proc/net/fvs
-ip netns exec fvs-dir "$IPVSADM_RS" -Ln
-say "virtual service 10.0.1.1:80 (wrr) with three NAT real servers"
-ip netns exec fvs-dir "$IPVSADM_RS" -A -t 10.0.1.1:80 -s wrr || echo "(control plane not available yet)"
-for i in 1 2 3; do
-    ip netns exec fvs-dir "$IPVSADM_RS" -a -t 10.0.1.1:80 -r 10.0.2.$i:80 -m -w $i || true
-done
-ip netns exec fvs-dir "$IPVSADM_RS" -Ln
-for i in 1 2 3; do
-    ip netns exec fvs-rs$i socat -T 2 TCP-LISTEN:80,fork,reuseaddr SYSTEM:"echo rs$i" >/dev/null 2>&1 &
-done
-sleep 0.5
-say "12 connections from the client to the VIP"
-declare -A seen=()
-for i in $(seq 1 12); do
-    r=$(ip netns exec fvs-cl socat -T 2 - TCP:10.0.1.1:80,connect-timeout=2 </dev/null 2>/dev/null)
-    seen[${r:-none}]=$(( ${seen[${r:-none}]:-0} + 1 ))
-done
-for k in "${!seen[@]}"; do echo "  $k: ${seen[$k]}"; done
-ip netns exec fvs-dir "$IPVSADM_RS" -Ln --stats
+say "loading fvs.ko (bindings checked against the running kernel at load)"
+fvs_load
+dmesg | grep 'fvs' | tail -n 1
+say "ipvsadm-rs talks to fvs.ko (generic netlink family FVS) in the director's namespace"
+dir "$IPVSADM_RS" -Ln
+say "a virtual service 10.0.1.1:80 (wrr) with three NAT real servers, weights 1:2:3"
+dir "$IPVSADM_RS" -A -t 10.0.1.1:80 -s wrr
+for i in 1 2 3; do dir "$IPVSADM_RS" -a -t 10.0.1.1:80 -r 10.0.2.$i:80 -m -w $i; done
+dir "$IPVSADM_RS" -A -u 10.0.1.1:53 -s sh -b sh-port -p 60
+dir "$IPVSADM_RS" -a -u 10.0.1.1:53 -r 10.0.2.1:53 -m
+dir "$IPVSADM_RS" -Ln
+say "the same table as /proc/net/fvs (the /proc/net/ip_vs format)"
+dir cat /proc/net/fvs
+say "ipvsadm's own error messages"
+dir "$IPVSADM_RS" -A -t 10.0.1.1:80 -s wrr
+dir "$IPVSADM_RS" -a -t 10.0.1.1:80 -r 10.0.2.9:80 -w -1
+dir "$IPVSADM_RS" -E -t 10.0.1.1:80 -s nosuch
+say "save, flush, restore"
+dir "$IPVSADM_RS" -S -n | tee /tmp/fvs-demo.rules
+dir "$IPVSADM_RS" -C && dir "$IPVSADM_RS" -Ln | tail -n +4 | wc -l | sed 's/^/services+dests after flush: /'
+dir "$IPVSADM_RS" -R < /tmp/fvs-demo.rules && dir "$IPVSADM_RS" -Ln
+say "JSON listing (ipvsadm-rs extension)"
+dir "$IPVSADM_RS" -Ln --json | head -c 600; echo
+say "per namespace: a second namespace has its own, empty table"
+ip netns add fvs-other; ip netns exec fvs-other "$IPVSADM_RS" -Ln; ip netns del fvs-other
+say "traffic: with fvs loaded, routed traffic still crosses the director untouched"
+ip netns exec fvs-rs1 socat -u TCP-LISTEN:8080,reuseaddr SYSTEM:'cat >/dev/null' &
+wait_listen fvs-rs1 8080
+echo hello | ip netns exec fvs-cl socat -u - TCP:10.0.2.1:8080 && echo "client -> rs1 through the director: ok"
+echo "(balancing connections to the VIP arrives with the data-plane issue)"
 say "unloading"
-kill $(jobs -p) 2>/dev/null
+dir "$IPVSADM_RS" -C
+kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
 fvs_unload && echo "fvs.ko unloaded cleanly"

@@ -140,7 +140,7 @@ pub(crate) struct ServiceConf {
     pub(crate) sched: u8,
     pub(crate) pe: u8,
     pub(crate) flags: u32,
-    /// Persistence timeout in seconds.
+    /// Persistence timeout in jiffies, as ip_vs keeps it (`svc->timeout`).
     pub(crate) timeout: u32,
     /// IPv4: netmask in host order; IPv6: prefix length.
     pub(crate) netmask: u32,

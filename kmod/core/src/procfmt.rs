@@ -75,6 +75,7 @@ pub struct ServiceLine<'a> {
     pub fwmark: u32,
     pub sched_name: &'a str,
     pub flags: u32,
+    /// Persistence timeout in jiffies (ip_vs prints `svc->timeout` unconverted).
     pub timeout: u32,
     /// Persistence netmask in host order (IPv4) or prefix length (IPv6), printed as `%08X`.
     pub netmask: u32,
@@ -104,7 +105,8 @@ pub fn write_service<W: Write>(w: &mut W, s: &ServiceLine<'_>) -> fmt::Result {
         write!(w, "FWM  {:08X} {} {}", s.fwmark, s.sched_name, ops)?;
     }
     if s.flags & 0x0001 != 0 {
-        writeln!(w, "persistent {} {:08X}", s.timeout, s.netmask)
+        // ip_vs prints the jiffies value with %d.
+        writeln!(w, "persistent {} {:08X}", s.timeout as i32, s.netmask)
     } else {
         w.write_char('\n')
     }

@@ -327,8 +327,9 @@ fn service_conf(f: &FullService, af: u16, prev_flags: u32) -> Result<ServiceConf
         sched,
         pe,
         flags: (prev_flags & !f.mask) | (f.flags & f.mask),
-        // ip_vs keeps the timeout in jiffies (unsigned int) and reports it divided by HZ.
-        timeout: f.timeout.wrapping_mul(hz) / hz,
+        // ip_vs keeps the timeout in jiffies (unsigned int, so it wraps); netlink reports
+        // it divided by HZ, /proc prints the jiffies.
+        timeout: f.timeout.wrapping_mul(hz),
         netmask: f.netmask,
     })
 }
@@ -609,7 +610,7 @@ fn fill_service(m: &mut Msg, s: &Service) -> Result {
         flags[..4].copy_from_slice(&c.flags.to_ne_bytes());
         flags[4..].copy_from_slice(&u32::MAX.to_ne_bytes());
         m.put(svc_attr::FLAGS, &flags)?;
-        m.put_u32(svc_attr::TIMEOUT, c.timeout)?;
+        m.put_u32(svc_attr::TIMEOUT, c.timeout / crate::sys::hz())?;
         m.put_u32(svc_attr::NETMASK, c.netmask)?;
         let v = s.stats.view();
         fill_stats(m, svc_attr::STATS, &v)?;
