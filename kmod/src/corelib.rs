@@ -4,3 +4,21 @@
 
 #[path = "../core/src/procfmt.rs"]
 pub(crate) mod procfmt;
+
+#[path = "../core/src/hash.rs"]
+pub(crate) mod hash;
+
+#[path = "../core/src/sched/mod.rs"]
+pub(crate) mod sched;
+
+#[path = "../core/src/proto/mod.rs"]
+pub(crate) mod proto;
+
+#[path = "../core/src/csum.rs"]
+pub(crate) mod csum;
+
+#[path = "../core/src/parse.rs"]
+pub(crate) mod parse;
+
+#[path = "../core/src/conn_hash.rs"]
+pub(crate) mod conn_hash;
