@@ -26,3 +26,50 @@ topo_router() {
         ip -n "fvs-rs$i" route add default via 10.0.2.254; ip -n "fvs-rs$i" -6 route add default via fd00:2::fe
     done
 }
+
+# Data-plane topologies (qemu-tests/dataplane.sh). The virtual address is TOPO_VIP (10.0.1.100),
+# local on the director's dir0 so that the client reaches it through the director.
+TOPO_VIP=${TOPO_VIP:-10.0.1.100}
+
+# topo_nat N: topo_router N plus the VIP on the director. Real servers answer from their own
+# addresses and route back through the director, which translates the replies.
+topo_nat() {
+    topo_router "${1:-3}"
+    ip -n fvs-dir addr add "$TOPO_VIP/32" dev dir0
+}
+
+# The real servers of DR and TUN answer from the VIP, routed back through the director (their
+# default gateway), which must forward packets whose source is one of its own addresses:
+# accept_local on br0, without reverse-path filtering.
+_topo_dir_accept_vip_replies() {
+    ip netns exec fvs-dir sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.br0.rp_filter=0 \
+        net.ipv4.conf.br0.accept_local=1
+}
+
+# topo_dr N: direct routing. Each real server holds the VIP on lo and neither answers nor
+# announces it by ARP on eth0 (arp_ignore=1, arp_announce=2).
+topo_dr() {
+    local n=${1:-3} i
+    topo_nat "$n"
+    _topo_dir_accept_vip_replies
+    for i in $(seq 1 "$n"); do
+        ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+        ip -n "fvs-rs$i" addr add "$TOPO_VIP/32" dev lo
+    done
+}
+
+# topo_tun N: IPIP tunnelling. Each real server decapsulates on its fallback ipip device tunl0
+# (any outer source), holds the VIP on lo, and accepts the inner packets although their source
+# (the client) is not routed via tunl0 (rp_filter=0).
+topo_tun() {
+    local n=${1:-3} i
+    modprobe ipip
+    topo_nat "$n"
+    _topo_dir_accept_vip_replies
+    for i in $(seq 1 "$n"); do
+        ip -n "fvs-rs$i" link set tunl0 up
+        ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 \
+            net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.tunl0.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+        ip -n "fvs-rs$i" addr add "$TOPO_VIP/32" dev lo
+    done
+}
