@@ -56,6 +56,8 @@ pub fn errname(e: i32) -> String {
         (libc::ENOSYS, "ENOSYS"),
         (libc::ENXIO, "ENXIO"),
         (libc::ENETDOWN, "ENETDOWN"),
+        (libc::ENETUNREACH, "ENETUNREACH"),
+        (libc::EHOSTUNREACH, "EHOSTUNREACH"),
     ];
     names
         .iter()
