@@ -74,6 +74,8 @@ dp_kill_all() {
 }
 trap dp_kill_all EXIT
 
+# Servers' complaints (socat reports its children killed at the end of a test) go to
+# /tmp/dp-servers.log, not into the test's output.
 # dp_tcp_servers N [PORT [close]]: on fvs-rs1..N a TCP server that, for every connection, first
 # sends one line "rsI PEER-ADDRESS LOCAL-ADDRESS" and then echoes everything it receives until
 # EOF -- or, with "close", closes the connection right after that line (the server sends the
@@ -86,7 +88,7 @@ dp_tcp_servers() {
         # -t 10: after the client's FIN, wait for the (slow to start, under TCG) answer rather
         # than socat's default 0.5 s.
         dp_bg "fvs-rs$i" socat -t 10 "TCP4-LISTEN:$port,fork,reuseaddr" \
-            "SYSTEM:echo rs$i \$SOCAT_PEERADDR \$SOCAT_SOCKADDR; $then"
+            "SYSTEM:echo rs$i \$SOCAT_PEERADDR \$SOCAT_SOCKADDR; $then" 2>>/tmp/dp-servers.log
     done
     for i in $(seq 1 "$n"); do wait_listen "fvs-rs$i" "$port"; done
 }
@@ -98,7 +100,7 @@ dp_udp_servers() {
     for i in $(seq 1 "$n"); do
         # shellcheck disable=SC2016
         dp_bg "fvs-rs$i" socat "UDP4-RECVFROM:$port,fork,reuseaddr" \
-            "SYSTEM:read l; echo rs$i \$SOCAT_PEERADDR \$l"
+            "SYSTEM:read l; echo rs$i \$SOCAT_PEERADDR \$l" 2>>/tmp/dp-servers.log
     done
     for i in $(seq 1 "$n"); do wait_listen "fvs-rs$i" "$port" udp; done
 }
