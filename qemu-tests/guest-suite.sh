@@ -34,10 +34,11 @@ for t in qemu-tests/tests/[0-9][0-9]-*.sh; do
         [ $rc -eq 124 ] && echo "  (timed out)"
         echo "FAIL $name (${dur}s, exit $rc)"; failn=$((failn + 1)); failed+=("$name")
     fi
-    # Leave a clean slate for the next test.
-    fvs_unload 2>/dev/null || rmmod -f fvs 2>/dev/null || true
-    ipvs_unload
+    # Leave a clean slate for the next test: processes, namespaces, then modules.
+    pkill -f 'socat|fvs-fuzz-genl' 2>/dev/null; sleep 0.2
     for ns in $(ip netns list | awk '{print $1}'); do ip netns del "$ns"; done
+    if lsmod | grep -q '^fvs '; then rmmod fvs 2>/dev/null || echo "  ! rmmod fvs failed after $name"; fi
+    ipvs_unload
 done
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $failn failed, $skipn skipped"

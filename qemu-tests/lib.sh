@@ -20,10 +20,18 @@ assert_eq() {
 fvs_load() { lsmod | grep -q '^fvs ' || insmod "$FVS_KO" "$@" || fail "insmod $FVS_KO $*"; }
 fvs_unload() { if lsmod | grep -q '^fvs '; then rmmod fvs || fail "rmmod fvs"; fi; }
 ipvs_load() { modprobe ip_vs || fail "modprobe ip_vs"; }
+# Unloads ip_vs and its scheduler modules; a configured service pins its scheduler module, so
+# the table is flushed and the sync daemons stopped first.
 ipvs_unload() {
     local m
+    if lsmod | grep -q '^ip_vs '; then
+        ipvsadm -C 2>/dev/null
+        ipvsadm --stop-daemon master 2>/dev/null
+        ipvsadm --stop-daemon backup 2>/dev/null
+    fi
     for m in $(lsmod | awk '/^ip_vs/ {print $1}' | sort -r); do rmmod "$m" 2>/dev/null || true; done
     rmmod ip_vs 2>/dev/null || true
+    ! lsmod | grep -q '^ip_vs ' || echo "warning: ip_vs still loaded" >&2
 }
 
 # Kernel log lines that mean a test broke the kernel.

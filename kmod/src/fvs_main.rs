@@ -12,8 +12,10 @@ use kernel::prelude::*;
 mod corelib;
 mod ctl;
 mod hooks;
+mod conn;
 mod netns;
 mod rules;
+mod sched;
 mod sys;
 
 /// The IPVS protocol definitions shared with ipvsadm-rs (`uapi/src/ipvs.rs`).

@@ -115,3 +115,37 @@ void fvs_dev_put(struct net_device *dev)
 	dev_put(dev);
 }
 const size_t fvs_c_offsetof_net_device_mtu = offsetof(struct net_device, mtu);
+
+#include <linux/bottom_half.h>
+#include <linux/jiffies.h>
+#include <linux/timer.h>
+
+void *fvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer)
+{
+	return skb_header_pointer(skb, offset, len, buffer);
+}
+
+u32 fvs_skb_mark(const struct sk_buff *skb)
+{
+	return skb->mark;
+}
+
+unsigned long fvs_jiffies(void)
+{
+	return READ_ONCE(jiffies);
+}
+
+void fvs_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void fvs_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+void fvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}

@@ -1,7 +1,9 @@
 //! Per network namespace state of fvs: everything the control and packet paths of one namespace
 //! share. Created when a namespace appears (or the module loads), destroyed when it goes away.
 
+use crate::conn::ConnTable;
 use crate::rules::RuleTable;
+use crate::sys::timer::{Timer, TimerOwner};
 use crate::sys::net::{NetRef, Pernet, PernetState};
 use crate::sys::rcu::WriteLock;
 use crate::uapi;
@@ -50,6 +52,19 @@ pub(crate) struct NetState {
     pub(crate) mixed_af_dests: AtomicU32,
     /// Namespace-wide traffic counters (/proc/net/fvs_stats).
     pub(crate) tot_stats: crate::rules::Stats,
+    #[pin]
+    pub(crate) conns: ConnTable,
+    /// Frees expired connections once a second.
+    pub(crate) sweeper: Timer,
+}
+
+impl TimerOwner for NetState {
+    fn timer_fired(&self) {
+        let now = crate::sys::bh::jiffies();
+        // Softirq context: bottom halves are already off.
+        self.conns.lock().remove_if(|c| c.expires <= now);
+        self.sweeper.rearm(crate::sys::hz() as u64);
+    }
 }
 
 static PERNET: Pernet<NetState> = Pernet::new();
@@ -60,6 +75,8 @@ impl PernetState for NetState {
     }
 
     fn init(net: NetRef) -> Result<Pin<KBox<Self>>> {
+        let size = 1u32 << crate::params().conn_tab_bits;
+        let conns = ConnTable::new(size)?;
         let state = KBox::pin_init(
             pin_init!(NetState {
                 conn_tab_size: 1 << crate::params().conn_tab_bits,
@@ -72,12 +89,19 @@ impl PernetState for NetState {
                 },
                 mixed_af_dests: AtomicU32::new(0),
                 tot_stats: crate::rules::Stats::default(),
+                conns <- conns,
+                sweeper: Timer::new(),
             }),
             GFP_KERNEL,
         )?;
-        ctl::proc::create(net)?;
+        state.sweeper.start(&*state, crate::sys::hz() as u64);
+        if let Err(e) = ctl::proc::create(net) {
+            state.sweeper.stop();
+            return Err(e);
+        }
         if let Err(e) = hooks::register(net) {
             ctl::proc::remove(net);
+            state.sweeper.stop();
             return Err(e);
         }
         Ok(state)
@@ -86,6 +110,9 @@ impl PernetState for NetState {
     fn exit(net: NetRef, state: Pin<KBox<Self>>) {
         hooks::unregister(net);
         ctl::proc::remove(net);
+        state.sweeper.stop();
+        // No packet, timer or reader can reach the connections any more: free them all.
+        state.conns.with_bh(|c| c.remove_if(|_| true));
         // Nothing can reach the rules any more; unlink them so they are freed now.
         let g = state.ctl.lock();
         state.rules.flush(g.writer());

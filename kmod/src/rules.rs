@@ -8,9 +8,9 @@
 
 use crate::sys::rcu::{RcuGuard, RcuList, Retired, Writer};
 use crate::uapi::{self, svc_flags};
-use core::sync::atomic::{AtomicI32, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::sync::{new_spinlock, Arc, SpinLock};
 
 pub(crate) const AF_INET: u16 = uapi::AF_INET;
 pub(crate) const AF_INET6: u16 = uapi::AF_INET6;
@@ -54,20 +54,8 @@ pub(crate) struct Stats {
     pub(crate) outbps: AtomicU64,
 }
 
-/// A snapshot of `Stats`.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct StatsView {
-    pub(crate) conns: u64,
-    pub(crate) inpkts: u64,
-    pub(crate) outpkts: u64,
-    pub(crate) inbytes: u64,
-    pub(crate) outbytes: u64,
-    pub(crate) cps: u64,
-    pub(crate) inpps: u64,
-    pub(crate) outpps: u64,
-    pub(crate) inbps: u64,
-    pub(crate) outbps: u64,
-}
+/// A snapshot of `Stats` (the same ten counters ip_vs reports everywhere).
+pub(crate) type StatsView = crate::corelib::procfmt::Stats;
 
 impl Stats {
     pub(crate) fn view(&self) -> StatsView {
@@ -146,8 +134,14 @@ pub(crate) struct ServiceConf {
     pub(crate) netmask: u32,
 }
 
+#[pin_data]
 pub(crate) struct Service {
     pub(crate) key: ServiceKey,
+    /// Scheduler state, taken by the packet path when it schedules a new connection.
+    #[pin]
+    pub(crate) sched_state: SpinLock<crate::sched::SchedState>,
+    /// Set by the control path when dests, weights or the scheduler change.
+    pub(crate) sched_changed: AtomicBool,
     sched: AtomicU8,
     pe: AtomicU8,
     flags: AtomicU32,
@@ -169,6 +163,7 @@ impl Service {
     }
 
     pub(crate) fn set_conf(&self, c: &ServiceConf) {
+        self.sched_changed.store(true, Relaxed);
         self.sched.store(c.sched, Relaxed);
         self.pe.store(c.pe, Relaxed);
         self.flags.store(c.flags | svc_flags::HASHED, Relaxed);
@@ -181,11 +176,15 @@ impl Service {
     }
 
     pub(crate) fn add_dest(&self, w: Writer<'_>, d: Arc<Dest>) -> Result {
-        self.dests.push_front(d, w)
+        self.dests.push_front(d, w)?;
+        self.sched_changed.store(true, Relaxed);
+        Ok(())
     }
 
     pub(crate) fn del_dest(&self, w: Writer<'_>, af: u16, addr: &InetAddr, port: u16) -> Option<Retired<Arc<Dest>>> {
-        self.dests.remove_first(w, |d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr))
+        let r = self.dests.remove_first(w, |d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr));
+        self.sched_changed.store(true, Relaxed);
+        r
     }
 }
 
@@ -305,9 +304,11 @@ impl RuleTable {
     }
 
     pub(crate) fn add(&self, w: Writer<'_>, key: ServiceKey, conf: &ServiceConf) -> Result<Arc<Service>> {
-        let svc = Arc::new(
-            Service {
+        let svc = Arc::pin_init(
+            pin_init!(Service {
                 key,
+                sched_state <- new_spinlock!(crate::sched::SchedState::new(), "fvs_sched"),
+                sched_changed: AtomicBool::new(true),
                 sched: AtomicU8::new(0),
                 pe: AtomicU8::new(0),
                 flags: AtomicU32::new(0),
@@ -315,7 +316,7 @@ impl RuleTable {
                 netmask: AtomicU32::new(0),
                 dests: RcuList::new(),
                 stats: Stats::default(),
-            },
+            }),
             GFP_KERNEL,
         )?;
         svc.set_conf(conf);

@@ -145,6 +145,37 @@ pub fn write_dest<W: Write>(w: &mut W, d: &DestLine) -> fmt::Result {
 pub const CONN_HEADER: &str =
     "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
 
+/// A connection line of /proc/net/ip_vs_conn (ports in host order, addresses as `Addr`).
+pub struct ConnLine<'a> {
+    pub protocol: u16,
+    pub caddr: Addr,
+    pub cport: u16,
+    pub vaddr: Addr,
+    pub vport: u16,
+    pub daddr: Addr,
+    pub dport: u16,
+    pub state: &'a str,
+    /// Seconds until the entry expires.
+    pub expires: u32,
+}
+
+fn write_conn_addr<W: Write>(w: &mut W, a: &Addr) -> fmt::Result {
+    match a {
+        Addr::V4(v) => write!(w, "{:08X}", v),
+        Addr::V6(v) => write_pi6(w, v),
+    }
+}
+
+pub fn write_conn<W: Write>(w: &mut W, c: &ConnLine<'_>) -> fmt::Result {
+    write!(w, "{:<3} ", proto_name(c.protocol))?;
+    write_conn_addr(w, &c.caddr)?;
+    write!(w, " {:04X} ", c.cport)?;
+    write_conn_addr(w, &c.vaddr)?;
+    write!(w, " {:04X} ", c.vport)?;
+    write_conn_addr(w, &c.daddr)?;
+    writeln!(w, " {:04X} {:<11} {:>7}", c.dport, c.state, c.expires)
+}
+
 /// Totals and rates shown by /proc/net/ip_vs_stats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -258,6 +289,25 @@ mod tests {
             s,
             "UDP  [2001:0000:0000:0000:0000:0000:0000:0001]:0035 rr \nFWM  00000007 sh ops \n"
         );
+    }
+
+    #[test]
+    fn conn_line_matches_ip_vs() {
+        let mut s = String::new();
+        let c = ConnLine {
+            protocol: 6,
+            caddr: Addr::V4(0x0a000102),
+            cport: 40000,
+            vaddr: Addr::V4(0x0a000101),
+            vport: 80,
+            daddr: Addr::V4(0x0a000201),
+            dport: 80,
+            state: "SYN_RECV",
+            expires: 59,
+        };
+        write_conn(&mut s, &c).unwrap();
+        // "%-3s %08X %04X %08X %04X %s %04X %-11s %7u\n"
+        assert_eq!(s, "TCP 0A000102 9C40 0A000101 0050 0A000201 0050 SYN_RECV         59\n");
     }
 
     #[test]

@@ -395,6 +395,7 @@ fn edit_dest(w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
     check_dest_conf(&d.conf)?;
     let dest = s.find_dest_w(w, d.af, &d.addr, d.port).ok_or(ENOENT)?;
     dest.set_conf(&dest_flags(&d.conf));
+    s.sched_changed.store(true, Relaxed);
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! /proc/net/fvs and /proc/net/fvs_stats, in the /proc/net/ip_vs and ip_vs_stats formats.
 
 use crate::corelib::procfmt::{self, Addr, DestLine, ServiceLine};
+use crate::corelib::proto;
 use crate::netns::NetState;
 use crate::rules::{self, InetAddr, AF_INET6};
 use crate::sys::net::NetRef;
@@ -67,22 +68,7 @@ impl ProcShow for Stats {
     const NAME: &'static CStr = c"fvs_stats";
     fn show(w: &mut SeqWriter, net: NetRef) -> fmt::Result {
         let Some(st) = NetState::of(net) else { return Ok(()) };
-        let v = st.tot_stats.view();
-        procfmt::write_stats(
-            w,
-            &procfmt::Stats {
-                conns: v.conns,
-                inpkts: v.inpkts,
-                outpkts: v.outpkts,
-                inbytes: v.inbytes,
-                outbytes: v.outbytes,
-                cps: v.cps,
-                inpps: v.inpps,
-                outpps: v.outpps,
-                inbps: v.inbps,
-                outbps: v.outbps,
-            },
-        )
+        procfmt::write_stats(w, &st.tot_stats.view())
     }
 }
 
@@ -91,8 +77,38 @@ impl ProcShow for Stats {
 struct Conns;
 impl ProcShow for Conns {
     const NAME: &'static CStr = c"fvs_conn";
-    fn show(w: &mut SeqWriter, _net: NetRef) -> fmt::Result {
-        w.write_str(procfmt::CONN_HEADER)
+    fn show(w: &mut SeqWriter, net: NetRef) -> fmt::Result {
+        w.write_str(procfmt::CONN_HEADER)?;
+        let Some(st) = NetState::of(net) else { return Ok(()) };
+        let now = crate::sys::bh::jiffies();
+        let hz = crate::sys::hz() as u64;
+        let mut res = Ok(());
+        st.conns.with_bh(|t| {
+            t.for_each(|c| {
+                let k = &c.key;
+                let state = if k.protocol == 17 {
+                    proto::udp::name_of(c.state as usize)
+                } else {
+                    proto::tcp::name_of(c.state as usize)
+                };
+                res = procfmt::write_conn(
+                    w,
+                    &procfmt::ConnLine {
+                        protocol: k.protocol as u16,
+                        caddr: addr(k.af, &k.caddr),
+                        cport: k.cport,
+                        vaddr: addr(k.af, &k.vaddr),
+                        vport: k.vport,
+                        daddr: addr(c.dest.af, &c.daddr),
+                        dport: c.dport,
+                        state,
+                        expires: (c.expires.saturating_sub(now) / hz) as u32,
+                    },
+                );
+                res.is_ok()
+            })
+        });
+        res
     }
 }
 

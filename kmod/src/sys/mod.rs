@@ -26,6 +26,7 @@ pub(crate) mod bindings {
 }
 
 pub(crate) mod addr;
+pub(crate) mod bh;
 pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod layout;
@@ -33,6 +34,7 @@ pub(crate) mod net;
 pub(crate) mod nf;
 pub(crate) mod proc;
 pub(crate) mod rcu;
+pub(crate) mod timer;
 
 use core::cell::UnsafeCell;
 

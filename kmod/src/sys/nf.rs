@@ -53,8 +53,26 @@ impl Skb {
         unsafe { (*self.0.as_ptr()).len }
     }
 
-    pub(crate) fn as_ptr(&self) -> *mut b::sk_buff {
-        self.0.as_ptr()
+    /// The packet's firewall mark.
+    pub(crate) fn mark(&self) -> u32 {
+        // SAFETY: valid skb for the hook call.
+        unsafe { b::fvs_skb_mark(self.0.as_ptr()) }
+    }
+
+    /// The first `buf.len()` bytes (or fewer, if the packet is shorter) from the network header:
+    /// a view into the skb when they are linear, else a copy into `buf`.
+    pub(crate) fn headers<'a>(&'a self, buf: &'a mut [u8]) -> &'a [u8] {
+        let n = (self.len() as usize).min(buf.len());
+        // SAFETY: at LOCAL_IN/FORWARD `skb->data` is the network header; `skb_header_pointer`
+        // returns either a pointer into the skb's linear data valid for `n` bytes while we hold
+        // the skb, or `buf` after copying `n` bytes into it.
+        unsafe {
+            let p = b::fvs_skb_header_pointer(self.0.as_ptr(), 0, n as i32, buf.as_mut_ptr() as *mut _);
+            if p.is_null() {
+                return &[];
+            }
+            core::slice::from_raw_parts(p as *const u8, n)
+        }
     }
 }
 

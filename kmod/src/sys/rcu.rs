@@ -119,10 +119,6 @@ impl<T> RcuList<T> {
         Iter { cur: self.head.load(Ordering::Acquire), _l: PhantomData }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head.load(Ordering::Relaxed).is_null()
-    }
-
     /// Unlinks the first entry matching `pred`; it is freed after a grace period.
     pub(crate) fn remove_first(&self, w: Writer<'_>, pred: impl Fn(&T) -> bool) -> Option<Retired<T>> {
         let mut link = &self.head;
@@ -211,11 +207,6 @@ impl<T> Retired<T> {
         }
     }
 
-    /// The values about to be freed (e.g. to adjust counters).
-    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
-        // SAFETY: nodes are unlinked but not yet freed; we own them.
-        self.nodes.iter().map(|&n| unsafe { &(*n).val })
-    }
 }
 
 impl<T> Drop for Retired<T> {
