@@ -8,7 +8,7 @@
 #    keeps its side open: FIN_WAIT with 00:03 or less, gone about 3 s later;
 #  * TIME_WAIT after a complete close is not set by --set: 2 minutes (01:5x..02:00).
 # "About" allows for the VM: gone no earlier than the timeout minus 1 s, and no later than the
-# timeout plus 3 s after the traffic.
+# timeout plus 4 s after the traffic.
 . qemu-tests/lib.sh
 . qemu-tests/topo.sh
 . qemu-tests/dataplane.sh
@@ -36,7 +36,7 @@ expires() {
     dt=$(echo "$(now) - $t0" | bc)
     entry "$re" >/dev/null && fail "$what: entry still there after ${dt}s: $(entry "$re")"
     info "$what: gone after ${dt}s (timeout ${to}s)"
-    [ "$(echo "$dt >= $to - 1 && $dt <= $to + 3" | bc)" = 1 ] || fail "$what expired after ${dt}s, timeout ${to}s"
+    [ "$(echo "$dt >= $to - 1 && $dt <= $to + 4" | bc)" = 1 ] || fail "$what expired after ${dt}s, timeout ${to}s"
 }
 
 # UDP.
