@@ -222,9 +222,19 @@ extern "C" {
     fn getservbyport(port: libc::c_int, proto: *const libc::c_char) -> *mut ServEnt;
 }
 
+/// gethostbyname/gethostbyaddr/getservbyname/getservbyport return pointers into one static
+/// buffer per function: callers hold this lock from the call until they have copied the result,
+/// so concurrent lookups (threads in tests, or any future caller) cannot overwrite it.
+static NETDB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn netdb_lock() -> std::sync::MutexGuard<'static, ()> {
+    NETDB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// ipvsadm's `host_to_addr()`: `gethostbyname`, IPv4 results only, first address.
 pub fn host_to_addr(name: &str) -> Option<[u8; 4]> {
     let c = CString::new(name).ok()?;
+    let _netdb = netdb_lock();
     // SAFETY: gethostbyname returns NULL or a pointer to static storage valid until the next
     // call; we copy out of it immediately. The tool is single-threaded.
     unsafe {
@@ -249,6 +259,7 @@ pub fn host_to_addr(name: &str) -> Option<[u8; 4]> {
 /// ipvsadm's `addr_to_host()`: reverse lookup through `gethostbyaddr`.
 pub fn addr_to_host(af: u16, addr: &InetAddr) -> Option<String> {
     let len = if af == fvs_uapi::AF_INET6 { 16 } else { 4 };
+    let _netdb = netdb_lock();
     // SAFETY: `addr` has at least `len` bytes; the result is copied out immediately.
     unsafe {
         let h = gethostbyaddr(addr.as_ptr().cast(), len, af as libc::c_int);
@@ -272,7 +283,8 @@ fn proto_name(proto: u16) -> Option<&'static CStr> {
 pub fn service_to_port(name: &str, proto: u16) -> Option<u16> {
     let p = proto_name(proto)?;
     let c = CString::new(name).ok()?;
-    // SAFETY: static result copied immediately.
+    let _netdb = netdb_lock();
+    // SAFETY: static result, copied before the netdb lock is released.
     unsafe {
         let s = getservbyname(c.as_ptr(), p.as_ptr());
         if s.is_null() {
@@ -285,7 +297,8 @@ pub fn service_to_port(name: &str, proto: u16) -> Option<u16> {
 /// ipvsadm's `port_to_service()`.
 pub fn port_to_service(port: u16, proto: u16) -> Option<String> {
     let p = proto_name(proto)?;
-    // SAFETY: static result copied immediately.
+    let _netdb = netdb_lock();
+    // SAFETY: static result, copied before the netdb lock is released.
     unsafe {
         let s = getservbyport(port.to_be() as libc::c_int, p.as_ptr());
         if s.is_null() || (*s).s_name.is_null() {
