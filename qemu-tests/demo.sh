@@ -39,7 +39,15 @@ say "traffic: with fvs loaded, routed traffic still crosses the director untouch
 ip netns exec fvs-rs1 socat -u TCP-LISTEN:8080,reuseaddr SYSTEM:'cat >/dev/null' &
 wait_listen fvs-rs1 8080
 echo hello | ip netns exec fvs-cl socat -u - TCP:10.0.2.1:8080 && echo "client -> rs1 through the director: ok"
-echo "(balancing connections to the VIP arrives with the data-plane issue)"
+say "connections to the VIP are scheduled (wrr 1:2:3) and tracked; forwarding them is next"
+for i in $(seq 1 12); do
+    ip netns exec fvs-cl socat -T 1 - TCP:10.0.1.1:80,connect-timeout=1 </dev/null >/dev/null 2>&1
+done
+dir "$IPVSADM_RS" -Lnc | head -n 8
+dir "$IPVSADM_RS" -Ln -t 10.0.1.1:80
+dir "$IPVSADM_RS" -Ln --stats -t 10.0.1.1:80
+echo "(the packets themselves still go to the director's own stack: transmit to the real servers"
+echo " by NAT/DR/TUN is the next step of the data-plane issue)"
 say "unloading"
 dir "$IPVSADM_RS" -C
 kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
