@@ -307,7 +307,10 @@ mod tests {
         };
         write_conn(&mut s, &c).unwrap();
         // "%-3s %08X %04X %08X %04X %s %04X %-11s %7u\n"
-        assert_eq!(s, "TCP 0A000102 9C40 0A000101 0050 0A000201 0050 SYN_RECV         59\n");
+        assert_eq!(
+            s,
+            "TCP 0A000102 9C40 0A000101 0050 0A000201 0050 SYN_RECV         59\n"
+        );
     }
 
     #[test]
