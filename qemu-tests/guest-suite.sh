@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Runs every qemu-tests/tests/NN-*.sh inside one VM boot. A test passes with exit 0, is skipped
 # with 77, and fails otherwise or when it leaves a WARN/BUG/Oops (or any other report) in dmesg.
-# Ends with "N passed, N failed".
+# A test with a "# backends: ipvs fvs" line runs once per backend (FVS_BACKEND, see
+# dataplane.sh), reported as NN-name@backend. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . qemu-tests/lib.sh
 filter=${FVS_TESTS:-}
 pass=0; failn=0; skipn=0; failed=()
 dmesg -n 1 2>/dev/null || true
+runs=()
 for t in qemu-tests/tests/[0-9][0-9]-*.sh; do
-    name=$(basename "$t" .sh)
+    backends=$(sed -n 's/^# backends: *//p' "$t" | head -n1)
+    if [ -z "$backends" ]; then runs+=("$t:"); continue; fi
+    for b in $backends; do runs+=("$t:$b"); done
+done
+for run in "${runs[@]}"; do
+    t=${run%%:*}; backend=${run#*:}
+    name=$(basename "$t" .sh)${backend:+@$backend}
     if [ -n "$filter" ] && ! [[ $name =~ $filter ]]; then continue; fi
     dmesg -C
     start=$(date +%s)
     echo "=== $name"
-    timeout --foreground "${FVS_TEST_TIMEOUT:-600}" bash "$t" > "/tmp/$name.log" 2>&1
+    env ${backend:+FVS_BACKEND=$backend} timeout --foreground "${FVS_TEST_TIMEOUT:-600}" bash "$t" > "/tmp/$name.log" 2>&1
     rc=$?
     if [ "$(wc -l < "/tmp/$name.log")" -gt 60 ]; then
         grep -E '^(FAIL|XFAIL|XPASS)' "/tmp/$name.log" | sed 's/^/  | /'

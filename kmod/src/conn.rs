@@ -6,7 +6,7 @@
 
 use crate::corelib::conn_hash::{self, ConnAddr};
 use crate::corelib::hash::SipKey;
-use crate::rules::{Dest, InetAddr, AF_INET6};
+use crate::rules::{Dest, InetAddr, Service, AF_INET6};
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::alloc::{KBox, KVVec};
 use kernel::prelude::*;
@@ -35,12 +35,21 @@ pub(crate) struct Conn {
     /// Expiry time in jiffies.
     pub(crate) expires: u64,
     pub(crate) dest: Arc<Dest>,
+    /// The service the connection was scheduled by (its statistics count the traffic).
+    pub(crate) svc: Arc<Service>,
 }
 
 impl Conn {
-    pub(crate) fn new(key: ConnKey, dest: Arc<Dest>, state: u8, flags: u32, expires: u64) -> Result<KBox<Conn>> {
+    pub(crate) fn new(
+        key: ConnKey,
+        svc: Arc<Service>,
+        dest: Arc<Dest>,
+        state: u8,
+        flags: u32,
+        expires: u64,
+    ) -> Result<KBox<Conn>> {
         Ok(KBox::new(
-            Conn { next: None, key, daddr: dest.addr, dport: dest.port, state, flags, expires, dest },
+            Conn { next: None, key, daddr: dest.addr, dport: dest.port, state, flags, expires, dest, svc },
             GFP_ATOMIC,
         )?)
     }
@@ -65,16 +74,44 @@ fn addr_of(af: u16, a: &InetAddr) -> ConnAddr {
 }
 
 impl Inner {
-    fn bucket(&self, k: &ConnKey) -> usize {
-        let h = conn_hash::hashkey(
-            &self.key,
-            k.protocol,
-            &addr_of(k.af, &k.caddr),
-            k.cport,
-            &addr_of(k.af, &k.vaddr),
-            k.vport,
-        );
+    /// Entries hash by the client end only (protocol, address, port), which packets in both
+    /// directions carry: a request's source, a reply's destination. One chain serves both
+    /// lookups, and an entry needs a single link.
+    fn bucket_of(&self, af: u16, protocol: u8, caddr: &InetAddr, cport: u16) -> usize {
+        let a = addr_of(af, caddr);
+        let h = conn_hash::hashkey(&self.key, protocol, &a, cport, &a, 0);
         (h & self.mask) as usize
+    }
+
+    fn bucket(&self, k: &ConnKey) -> usize {
+        self.bucket_of(k.af, k.protocol, &k.caddr, k.cport)
+    }
+
+    /// The entry a reply belongs to: from `saddr:sport` (the real server for NAT, the virtual
+    /// service for DR/TUN replies routed through the director) to the client `daddr:dport`.
+    pub(crate) fn lookup_out(
+        &mut self,
+        af: u16,
+        protocol: u8,
+        saddr: &InetAddr,
+        sport: u16,
+        daddr: &InetAddr,
+        dport: u16,
+    ) -> Option<&mut Conn> {
+        let b = self.bucket_of(af, protocol, daddr, dport);
+        let mut cur = self.buckets.get_mut(b)?.as_deref_mut();
+        while let Some(c) = cur {
+            let k = &c.key;
+            if k.af == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr {
+                let masq = c.flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::MASQ;
+                let (a, p) = if masq { (&c.daddr, c.dport) } else { (&k.vaddr, k.vport) };
+                if p == sport && a == saddr {
+                    return Some(c);
+                }
+            }
+            cur = c.next.as_deref_mut();
+        }
+        None
     }
 
     /// The entry of a client flow.

@@ -16,6 +16,7 @@ mod conn;
 mod netns;
 mod rules;
 mod sched;
+mod xmit;
 mod sys;
 
 /// The IPVS protocol definitions shared with ipvsadm-rs (`uapi/src/ipvs.rs`).

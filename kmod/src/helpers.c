@@ -149,3 +149,196 @@ void fvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 {
 	timer_setup(timer, fn, 0);
 }
+
+/* Transmit path: skb editing, routes, output (all static inline in the kernel headers). */
+#include <linux/icmp.h>
+#include <linux/ip.h>
+#include <net/dst.h>
+#include <net/icmp.h>
+#include <net/ip.h>
+#include <net/ip_tunnels.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/route.h>
+
+unsigned char *fvs_skb_data(struct sk_buff *skb)
+{
+	return skb->data;
+}
+
+unsigned int fvs_skb_headlen(const struct sk_buff *skb)
+{
+	return skb_headlen(skb);
+}
+
+bool fvs_skb_csum_partial(const struct sk_buff *skb)
+{
+	return skb->ip_summed == CHECKSUM_PARTIAL;
+}
+
+void fvs_skb_csum_unnecessary(struct sk_buff *skb)
+{
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+void fvs_skb_forward_csum(struct sk_buff *skb)
+{
+	skb_forward_csum(skb);
+}
+
+bool fvs_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+int fvs_skb_cow(struct sk_buff *skb, unsigned int headroom)
+{
+	return skb_cow(skb, headroom);
+}
+
+int fvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom)
+{
+	return skb_cow_head(skb, headroom);
+}
+
+void fvs_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+void fvs_skb_set_ipvs_property(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_IP_VS)
+	skb->ipvs_property = 1;
+#endif
+}
+
+bool fvs_skb_ipvs_property(const struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_IP_VS)
+	return skb->ipvs_property;
+#else
+	return false;
+#endif
+}
+
+void fvs_skb_set_ignore_df(struct sk_buff *skb)
+{
+	skb->ignore_df = 1;
+}
+
+/* ip_vs_notrack(): the packet leaves conntrack's view (ip_vs.h's static inline). */
+void fvs_skb_notrack(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (ct) {
+		nf_conntrack_put(&ct->ct_general);
+		nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	}
+#endif
+}
+
+/* ip_vs_drop_early_demux_sk(): a packet from LOCAL_IN loses an early-demuxed socket. */
+void fvs_skb_drop_early_demux_sk(struct sk_buff *skb)
+{
+	if (skb->dev)
+		skb_orphan(skb);
+}
+
+void fvs_skb_clear_tstamp(struct sk_buff *skb)
+{
+	if (skb->dev)
+		skb_clear_tstamp(skb);
+}
+
+/* ip_route_output_key() with the flowi4 ip_vs builds (FLOWI_FLAG_KNOWN_NH for DR). */
+struct rtable *fvs_route_output4(struct net *net, __be32 daddr, bool known_nh, __be32 *saddr)
+{
+	struct flowi4 fl4 = {
+		.daddr = daddr,
+		.flowi4_flags = known_nh ? FLOWI_FLAG_KNOWN_NH : 0,
+	};
+	struct rtable *rt = ip_route_output_key(net, &fl4);
+
+	if (IS_ERR(rt))
+		return NULL;
+	*saddr = fl4.saddr;
+	return rt;
+}
+
+unsigned int fvs_rt_flags(const struct rtable *rt)
+{
+	return rt->rt_flags;
+}
+
+unsigned int fvs_rt_mtu(const struct rtable *rt)
+{
+	return dst_mtu(&rt->dst);
+}
+
+unsigned int fvs_rt_hard_header_len(const struct rtable *rt)
+{
+	return rt->dst.dev->hard_header_len;
+}
+
+unsigned int fvs_rt_ll_reserved(const struct rtable *rt)
+{
+	return LL_RESERVED_SPACE(rt->dst.dev);
+}
+
+void fvs_rt_put(struct rtable *rt)
+{
+	ip_rt_put(rt);
+}
+
+void fvs_skb_set_rt(struct sk_buff *skb, struct rtable *rt)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+}
+
+bool fvs_skb_rt_is_input(const struct sk_buff *skb)
+{
+	return skb_rtable(skb) && rt_is_input_route(skb_rtable(skb));
+}
+
+int fvs_nf_local_out4(struct net *net, struct sk_buff *skb)
+{
+	return NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
+		       skb_dst(skb)->dev, dst_output);
+}
+
+void fvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info)
+{
+	icmp_send(skb, type, code, info);
+}
+
+void fvs_dst_link_failure(struct sk_buff *skb)
+{
+	dst_link_failure(skb);
+}
+
+/* The tunnel part of ip_vs_tunnel_xmit between the offload set-up and the new header. */
+void fvs_skb_tunnel_inner(struct sk_buff *skb, u8 inner_proto)
+{
+	skb->transport_header = skb->network_header;
+	skb_set_inner_ipproto(skb, inner_proto);
+	skb_set_inner_mac_header(skb, skb_inner_network_offset(skb));
+}
+
+/* skb_push() a new network header and clear the IP control block's options. */
+unsigned char *fvs_skb_push_network_header(struct sk_buff *skb, unsigned int len)
+{
+	unsigned char *p = skb_push(skb, len);
+
+	skb_reset_network_header(skb);
+	memset(&(IPCB(skb)->opt), 0, sizeof(IPCB(skb)->opt));
+	return p;
+}
+
+void fvs_ip_select_ident(struct net *net, struct sk_buff *skb)
+{
+	ip_select_ident(net, skb, NULL);
+}

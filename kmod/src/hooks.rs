@@ -1,15 +1,16 @@
 //! Netfilter entry points: LOCAL_IN and FORWARD for IPv4 and IPv6, at ip_vs's priorities.
 //!
-//! IPv4 TCP/UDP packets to a virtual service are scheduled to a real server and tracked in the
-//! connection table (state, expiry, dest counters, statistics). Transmission to the real server
-//! is the next step of the data-plane issue: until then packets continue to the local stack.
+//! IPv4 TCP/UDP packets to a virtual service are scheduled to a real server, tracked in the
+//! connection table (state, expiry, dest counters, statistics) and sent by the connection's
+//! forwarding method (`xmit`); NAT replies are rewritten back at FORWARD.
 
 use crate::conn::{Conn, ConnKey, F_INACTIVE};
 use crate::corelib::parse;
 use crate::corelib::proto::{tcp, CounterChange, Direction};
 use crate::corelib::sched::Addr;
 use crate::netns::NetState;
-use crate::rules::{Dest, ServiceKey, Stats, AF_INET};
+use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET};
+use crate::xmit::{self, Target, IPPROTO_TCP, IPPROTO_UDP};
 use crate::sys::bh::jiffies;
 use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb, Verdict};
 use crate::sys::net::NetRef;
@@ -23,20 +24,14 @@ use kernel::sync::Arc;
 const PRI_LOCAL_IN: i32 = 100 - 1;
 const PRI_FORWARD: i32 = 100;
 
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
 const TH_SYN: u8 = 0x02;
+const TH_RST: u8 = 0x04;
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMP_PORT_UNREACH: u8 = 3;
+const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
 
 /// UDP's single state index (`IP_VS_UDP_S_NORMAL`).
 const UDP_S_NORMAL: u8 = 0;
-
-fn count_in(s: &Stats, len: u32, new_conn: bool) {
-    if new_conn {
-        s.conns.fetch_add(1, Relaxed);
-    }
-    s.inpkts.fetch_add(1, Relaxed);
-    s.inbytes.fetch_add(len as u64, Relaxed);
-}
 
 /// Applies a state transition's effect on the dest counters (`set_tcp_state`).
 fn apply_counters(c: &mut Conn, ch: CounterChange) {
@@ -69,90 +64,188 @@ fn state_timeout(st: &NetState, protocol: u8, state: u8) -> u32 {
     }
 }
 
-fn in4(net: NetRef, skb: &Skb) -> Verdict {
-    let Some(st) = NetState::of(net) else { return Verdict::Accept };
+/// The headers of an IPv4 TCP/UDP packet that the hooks look at.
+struct Pkt {
+    ihl: usize,
+    protocol: u8,
+    saddr: InetAddr,
+    sport: u16,
+    daddr: InetAddr,
+    dport: u16,
+    tcp_flags: u8,
+}
+
+fn parse4(skb: &Skb) -> Option<Pkt> {
     let mut buf = [0u8; 64];
     let h = skb.headers(&mut buf);
-    let Ok(ip) = parse::parse_ip(h, 0, false) else { return Verdict::Accept };
+    let ip = parse::parse_ip(h, 0, false).ok()?;
     if ip.fragment || !(ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
-        return Verdict::Accept;
+        return None;
     }
-    let Some((sport, dport)) = parse::parse_ports(h, ip.len) else { return Verdict::Accept };
-    let (Addr::V4(saddr), Addr::V4(daddr)) = (ip.saddr, ip.daddr) else { return Verdict::Accept };
-    let tcp_flags = if ip.protocol == IPPROTO_TCP { h.get(ip.len + 13).copied().unwrap_or(0) } else { 0 };
-    let mut caddr = [0u8; 16];
-    caddr[..4].copy_from_slice(&saddr);
-    let mut vaddr = [0u8; 16];
-    vaddr[..4].copy_from_slice(&daddr);
-    let key = ConnKey { af: AF_INET, protocol: ip.protocol, caddr, cport: sport, vaddr, vport: dport };
+    let (sport, dport) = parse::parse_ports(h, ip.len)?;
+    let (Addr::V4(s), Addr::V4(d)) = (ip.saddr, ip.daddr) else { return None };
+    let tcp_flags = if ip.protocol == IPPROTO_TCP { *h.get(ip.len + 13)? } else { 0 };
+    let mut saddr = [0u8; 16];
+    saddr[..4].copy_from_slice(&s);
+    let mut daddr = [0u8; 16];
+    daddr[..4].copy_from_slice(&d);
+    Some(Pkt { ihl: ip.len, protocol: ip.protocol, saddr, sport, daddr, dport, tcp_flags })
+}
+
+fn v4(a: &InetAddr) -> [u8; 4] {
+    [a[0], a[1], a[2], a[3]]
+}
+
+fn target_of(c: &Conn) -> Target {
+    Target {
+        flags: c.flags,
+        protocol: c.key.protocol,
+        caddr: v4(&c.key.caddr),
+        cport: c.key.cport,
+        vaddr: v4(&c.key.vaddr),
+        vport: c.key.vport,
+        daddr: v4(&c.daddr),
+        dport: c.dport,
+    }
+}
+
+/// `ip_vs_set_state()` for one packet, then the new timeout.
+fn set_state(st: &NetState, c: &mut Conn, dir: Direction, tcp_flags: u8, now: u64) {
+    if c.key.protocol == IPPROTO_TCP {
+        let cur = tcp::STATES.get(c.state as usize).copied().unwrap_or(tcp::State::None);
+        let t = tcp::transition(cur, dir, tcp_flags, false, c.flags & NOOUTPUT != 0, c.flags & F_INACTIVE != 0);
+        c.state = t.state as u8;
+        if t.no_output {
+            c.flags |= NOOUTPUT;
+        } else {
+            c.flags &= !NOOUTPUT;
+        }
+        apply_counters(c, t.counters);
+    }
+    c.expires = now + state_timeout(st, c.key.protocol, c.state) as u64 * crate::sys::hz() as u64;
+}
+
+/// `ip_vs_in_stats()` / `ip_vs_out_stats()`: traffic of a connection whose real server is
+/// still configured counts on it, its service and the namespace.
+fn count(st: &NetState, c: &Conn, len: u32, out: bool) {
+    if !c.dest.available.load(Relaxed) {
+        return;
+    }
+    for s in [&c.dest.stats, &c.svc.stats, &st.tot_stats] {
+        if out {
+            s.outpkts.fetch_add(1, Relaxed);
+            s.outbytes.fetch_add(len as u64, Relaxed);
+        } else {
+            s.inpkts.fetch_add(1, Relaxed);
+            s.inbytes.fetch_add(len as u64, Relaxed);
+        }
+    }
+}
+
+/// What LOCAL_IN decided under the connection-table lock.
+enum InDecision {
+    Send(Target),
+    /// Not ours: the packet continues to the local stack.
+    Pass,
+    /// A virtual service without a usable real server (`ip_vs_leave`): port unreachable.
+    Unreachable,
+}
+
+fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
+    let key = ConnKey { af: AF_INET, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let len = skb.len();
     let now = jiffies();
-    let hz = crate::sys::hz() as u64;
 
     let mut conns = st.conns.lock();
     if let Some(c) = conns.lookup(&key) {
-        if ip.protocol == IPPROTO_TCP {
-            let cur = tcp::STATES.get(c.state as usize).copied().unwrap_or(tcp::State::None);
-            let t = tcp::transition(cur, Direction::Input, tcp_flags, false, c.flags & crate::uapi::conn_flags::NOOUTPUT != 0, c.flags & F_INACTIVE != 0);
-            c.state = t.state as u8;
-            apply_counters(c, t.counters);
-        }
-        c.expires = now + state_timeout(st, ip.protocol, c.state) as u64 * hz;
-        count_in(&c.dest.stats, len, false);
-        st.tot_stats.inpkts.fetch_add(1, Relaxed);
-        st.tot_stats.inbytes.fetch_add(len as u64, Relaxed);
-        return Verdict::Accept;
+        set_state(st, c, Direction::Input, p.tcp_flags, now);
+        count(st, c, len, false);
+        return InDecision::Send(target_of(c));
     }
 
     // No connection yet: is this a packet to a virtual service that may start one?
     let g = RcuGuard::new();
     let mark = skb.mark();
     let svc = (if mark != 0 {
-        st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: ip.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
+        st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
     } else {
         None
     })
-    .or_else(|| st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: ip.protocol as u16, addr: vaddr, port: dport, fwmark: 0 }));
-    let Some(svc) = svc else { return Verdict::Accept };
-    if ip.protocol == IPPROTO_TCP && tcp_flags & TH_SYN == 0 {
-        return Verdict::Accept;
+    .or_else(|| st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
+    let Some(svc) = svc else { return InDecision::Pass };
+    // tcp_conn_schedule(): only a SYN (and never a RST) starts a TCP connection.
+    if p.protocol == IPPROTO_TCP && (p.tcp_flags & TH_SYN == 0 || p.tcp_flags & TH_RST != 0) {
+        return InDecision::Pass;
     }
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
     for d in svc.dests.iter(&g) {
         if dests.push(d, GFP_ATOMIC).is_err() {
-            return Verdict::Accept;
+            return InDecision::Pass;
         }
     }
-    let Some(dest) = crate::sched::schedule(svc, &dests) else { return Verdict::Accept };
+    let Some(dest) = crate::sched::schedule(svc, &dests) else { return InDecision::Unreachable };
     let dflags = dest.conf().conn_flags;
-    // ip_vs_bind_dest: a new entry starts INACTIVE (from the dest's flags).
+    // ip_vs_bind_dest: a new entry counts where its flags say (INACTIVE or active).
     if dflags & F_INACTIVE != 0 {
         dest.inactconns.fetch_add(1, Relaxed);
     } else {
         dest.activeconns.fetch_add(1, Relaxed);
     }
-    let (state, counters) = if ip.protocol == IPPROTO_TCP {
-        let t = tcp::transition(tcp::State::None, Direction::Input, tcp_flags, false, dflags & crate::uapi::conn_flags::NOOUTPUT != 0, dflags & F_INACTIVE != 0);
-        (t.state as u8, t.counters)
-    } else {
-        (UDP_S_NORMAL, CounterChange::None)
-    };
-    let expires = now + state_timeout(st, ip.protocol, state) as u64 * hz;
-    let Ok(mut c) = Conn::new(key, dest.clone(), state, dflags, expires) else {
-        // No memory: undo the binding and let the packet be.
+    let Ok(mut c) = Conn::new(key, svc.clone(), dest.clone(), UDP_S_NORMAL, dflags, now) else {
+        // No memory: undo the binding and drop the packet, as ip_vs does.
         if dflags & F_INACTIVE != 0 {
             dest.inactconns.fetch_sub(1, Relaxed);
         } else {
             dest.activeconns.fetch_sub(1, Relaxed);
         }
-        return Verdict::Accept;
+        return InDecision::Unreachable;
     };
-    apply_counters(&mut c, counters);
-    count_in(&svc.stats, len, true);
-    count_in(&dest.stats, len, true);
-    count_in(&st.tot_stats, len, true);
+    set_state(st, &mut c, Direction::Input, p.tcp_flags, now);
+    for s in [&dest.stats, &svc.stats, &st.tot_stats] {
+        s.conns.fetch_add(1, Relaxed);
+    }
+    count(st, &c, len, false);
+    let t = target_of(&c);
     conns.insert(c);
-    Verdict::Accept
+    InDecision::Send(t)
+}
+
+/// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
+fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    let Some(p) = parse4(skb) else { return Verdict::Accept };
+    match in_decide(st, skb, &p) {
+        InDecision::Pass => Verdict::Accept,
+        InDecision::Unreachable => {
+            skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+            Verdict::Drop
+        }
+        InDecision::Send(t) => xmit::xmit4(net, skb, p.ihl, &t),
+    }
+}
+
+/// FORWARD (`ip_vs_out_hook`): replies from real servers to clients.
+fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    let Some(p) = parse4(skb) else { return Verdict::Accept };
+    let len = skb.len();
+    let now = jiffies();
+    let t = {
+        let mut conns = st.conns.lock();
+        let Some(c) = conns.lookup_out(AF_INET, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
+            return Verdict::Accept;
+        };
+        count(st, c, len, true);
+        set_state(st, c, Direction::Output, p.tcp_flags, now);
+        target_of(c)
+    };
+    xmit::snat4(skb, p.ihl, &t)
 }
 
 struct InHook;
@@ -174,6 +267,16 @@ impl Hook for In6Hook {
 
 struct ReplyHook;
 impl Hook for ReplyHook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        match state.net() {
+            Some(net) => out4(net, skb),
+            None => Verdict::Accept,
+        }
+    }
+}
+
+struct Reply6Hook;
+impl Hook for Reply6Hook {
     fn hook(_skb: &mut Skb, _state: &HookState<'_>) -> Verdict {
         Verdict::Accept
     }
@@ -186,7 +289,7 @@ pub(crate) fn init() {
         HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalIn, PRI_LOCAL_IN),
         HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::Forward, PRI_FORWARD),
         HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalIn, PRI_LOCAL_IN),
-        HookSpec::new::<ReplyHook>(Family::Ipv6, HookPoint::Forward, PRI_FORWARD),
+        HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::Forward, PRI_FORWARD),
     ]);
 }
 

@@ -140,8 +140,6 @@ pub(crate) struct Service {
     /// Scheduler state, taken by the packet path when it schedules a new connection.
     #[pin]
     pub(crate) sched_state: SpinLock<crate::sched::SchedState>,
-    /// Set by the control path when dests, weights or the scheduler change.
-    pub(crate) sched_changed: AtomicBool,
     sched: AtomicU8,
     pe: AtomicU8,
     flags: AtomicU32,
@@ -162,13 +160,14 @@ impl Service {
         }
     }
 
-    pub(crate) fn set_conf(&self, c: &ServiceConf) {
-        self.sched_changed.store(true, Relaxed);
-        self.sched.store(c.sched, Relaxed);
+    /// Stores new settings; true when the scheduler changed (the caller binds the new one).
+    pub(crate) fn set_conf(&self, c: &ServiceConf) -> bool {
+        let old = self.sched.swap(c.sched, Relaxed);
         self.pe.store(c.pe, Relaxed);
         self.flags.store(c.flags | svc_flags::HASHED, Relaxed);
         self.timeout.store(c.timeout, Relaxed);
         self.netmask.store(c.netmask, Relaxed);
+        old != c.sched
     }
 
     pub(crate) fn find_dest_w<'a>(&'a self, w: Writer<'a>, af: u16, addr: &InetAddr, port: u16) -> Option<&'a Arc<Dest>> {
@@ -177,14 +176,26 @@ impl Service {
 
     pub(crate) fn add_dest(&self, w: Writer<'_>, d: Arc<Dest>) -> Result {
         self.dests.push_front(d, w)?;
-        self.sched_changed.store(true, Relaxed);
+        crate::sched::dests_changed(self, w, crate::sched::Change::Added);
         Ok(())
     }
 
     pub(crate) fn del_dest(&self, w: Writer<'_>, af: u16, addr: &InetAddr, port: u16) -> Option<Retired<Arc<Dest>>> {
-        let r = self.dests.remove_first(w, |d| d.af == af && d.port == port && addr_eq(af, &d.addr, addr));
-        self.sched_changed.store(true, Relaxed);
+        let m = |d: &Arc<Dest>| d.af == af && d.port == port && addr_eq(af, &d.addr, addr);
+        let idx = self.dests.iter_w(w).position(m)?;
+        if let Some(d) = self.find_dest_w(w, af, addr, port) {
+            d.available.store(false, Relaxed);
+        }
+        let r = self.dests.remove_first(w, m);
+        crate::sched::dests_changed(self, w, crate::sched::Change::Removed(idx));
         r
+    }
+
+    /// The service leaves the table: none of its dests is available any more.
+    fn retire_dests(&self, w: Writer<'_>) {
+        for d in self.dests.iter_w(w) {
+            d.available.store(false, Relaxed);
+        }
     }
 }
 
@@ -217,6 +228,9 @@ pub(crate) struct Dest {
     pub(crate) inactconns: AtomicI32,
     pub(crate) persistconns: AtomicI32,
     pub(crate) stats: Stats,
+    /// Linked in its service (`IP_VS_DEST_CF_AVAILABLE`): a deleted dest that connections still
+    /// use no longer counts their traffic, as in ip_vs.
+    pub(crate) available: AtomicBool,
 }
 
 impl Dest {
@@ -237,6 +251,7 @@ impl Dest {
                 inactconns: AtomicI32::new(0),
                 persistconns: AtomicI32::new(0),
                 stats: Stats::default(),
+                available: AtomicBool::new(true),
             },
             GFP_KERNEL,
         )?;
@@ -308,7 +323,6 @@ impl RuleTable {
             pin_init!(Service {
                 key,
                 sched_state <- new_spinlock!(crate::sched::SchedState::new(), "fvs_sched"),
-                sched_changed: AtomicBool::new(true),
                 sched: AtomicU8::new(0),
                 pe: AtomicU8::new(0),
                 flags: AtomicU32::new(0),
@@ -320,17 +334,24 @@ impl RuleTable {
             GFP_KERNEL,
         )?;
         svc.set_conf(conf);
+        crate::sched::dests_changed(&svc, w, crate::sched::Change::Bind);
         self.bucket(&key).push_front(svc.clone(), w)?;
         Ok(svc)
     }
 
     /// Unlinks a service (its dests go with it once no reader can see it).
     pub(crate) fn del(&self, w: Writer<'_>, k: &ServiceKey) -> Option<Retired<Arc<Service>>> {
+        if let Some(s) = self.find_w(w, k) {
+            s.retire_dests(w);
+        }
         self.bucket(k).remove_first(w, |s| s.key.matches(k))
     }
 
     /// Unlinks every service; all are freed after one grace period.
     pub(crate) fn flush(&self, w: Writer<'_>) {
+        for s in self.iter_w(w) {
+            s.retire_dests(w);
+        }
         let mut retired = Retired::new(w);
         for l in Iterator::chain(self.svc.iter(), self.fwm.iter()) {
             l.take_all(w, &mut retired);

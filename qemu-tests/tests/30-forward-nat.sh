@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # NAT forwarding, end to end (FVS_BACKEND=ipvs|fvs, see qemu-tests/dataplane.sh): TCP from the
 # client to the VIP reaches every real server in turn (rr), the payload comes back byte for
 # byte, the real server sees the client's own address, a 200 kB stream crosses both ways, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # Scheduling of real traffic (FVS_BACKEND=ipvs|fvs): NAT, three real servers each answering with
 # its own name. rr over 30 connections gives exactly 10/10/10 and wrr with weights 1:2:3 over 60
 # connections gives exactly 10/20/30. The order is asserted too, since fvs must pick exactly what

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # UDP through NAT (FVS_BACKEND=ipvs|fvs): request/response datagrams from the client to VIP:53
 # reach the real servers in rr order (one new connection entry per client port), each answer
 # comes back from the VIP carrying the request and the client's own address as the server saw

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # Weight 0 drains a real server (FVS_BACKEND=ipvs|fvs): a long-lived TCP stream (a line every
 # 0.3 s, echoed back) keeps flowing, in order, after `-e ... -w 0` on the server it runs to, while
 # no new connection reaches that server; the others share the new ones (rr). Restoring the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # `ipvsadm -Ln --stats --exact` counts the traffic sent (FVS_BACKEND=ipvs|fvs). NAT, rr over
 # three real servers, N=15 connections; each sends P=1000 bytes and gets back its server's line
 # ("rsI 10.0.1.2 10.0.2.I\n", 22 bytes) plus the 1000 bytes echoed.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # Connection entries expire on time (FVS_BACKEND=ipvs|fvs): with `--set 5 3 2` (tcp, tcpfin,
 # udp seconds), checked in `ipvsadm -Lnc` (state and the mm:ss expire column), NAT:
 #  * UDP: an entry shows state UDP and 00:02 or less, and is gone about 2 s after the answer;

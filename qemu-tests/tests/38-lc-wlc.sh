@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # lc and wlc follow their definitions on a controlled load of held-open connections
 # (FVS_BACKEND=ipvs|fvs), NAT, three real servers added rs1, rs2, rs3. Overhead of a real
 # server = 256 x ActiveConn + InActConn; lc picks the least overhead, wlc the least

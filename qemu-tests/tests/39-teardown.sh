@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# backends: ipvs fvs
 # Unloading the backend while it carries connections is clean (FVS_BACKEND=ipvs|fvs; the suite
 # runner fails the test on any WARN/BUG in dmesg). Twice: NAT TCP and UDP services, established
 # connections held open, closed ones (TIME_WAIT), UDP entries; then ip_vs: `ipvsadm -C` and

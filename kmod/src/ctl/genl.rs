@@ -277,7 +277,7 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
     match (c, svc, dreq) {
         (cmd::NEW_SERVICE, None, _) => add_service(w, st, &sreq).map(|_| ()),
         (cmd::NEW_SERVICE, Some(_), _) => Err(EEXIST),
-        (cmd::SET_SERVICE, Some(s), _) => edit_service(s, &sreq),
+        (cmd::SET_SERVICE, Some(s), _) => edit_service(w, s, &sreq),
         (cmd::DEL_SERVICE, Some(s), _) => {
             forget_mixed(st, w, s);
             // The unlinked service (and with it its dests) is freed after a grace period.
@@ -341,10 +341,12 @@ fn add_service(w: Writer<'_>, st: &NetState, r: &ServiceReq) -> Result {
     Ok(())
 }
 
-fn edit_service(s: &Service, r: &ServiceReq) -> Result {
+fn edit_service(w: Writer<'_>, s: &Service, r: &ServiceReq) -> Result {
     let f = r.full.as_ref().ok_or(EINVAL)?;
     let conf = service_conf(f, s.key.af, s.conf().flags)?;
-    s.set_conf(&conf);
+    if s.set_conf(&conf) {
+        crate::sched::dests_changed(s, w, crate::sched::Change::Bind);
+    }
     Ok(())
 }
 
@@ -395,7 +397,7 @@ fn edit_dest(w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
     check_dest_conf(&d.conf)?;
     let dest = s.find_dest_w(w, d.af, &d.addr, d.port).ok_or(ENOENT)?;
     dest.set_conf(&dest_flags(&d.conf));
-    s.sched_changed.store(true, Relaxed);
+    crate::sched::dests_changed(s, w, crate::sched::Change::Updated);
     Ok(())
 }
 

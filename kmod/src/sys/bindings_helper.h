@@ -83,3 +83,38 @@ unsigned long fvs_jiffies(void);
 void fvs_local_bh_disable(void);
 void fvs_local_bh_enable(void);
 void fvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+
+/* Transmit path (src/helpers.c). */
+unsigned char *fvs_skb_data(struct sk_buff *skb);
+unsigned int fvs_skb_headlen(const struct sk_buff *skb);
+bool fvs_skb_csum_partial(const struct sk_buff *skb);
+void fvs_skb_csum_unnecessary(struct sk_buff *skb);
+void fvs_skb_forward_csum(struct sk_buff *skb);
+bool fvs_skb_is_gso(const struct sk_buff *skb);
+int fvs_skb_cow(struct sk_buff *skb, unsigned int headroom);
+int fvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
+void fvs_kfree_skb(struct sk_buff *skb);
+void fvs_skb_set_ipvs_property(struct sk_buff *skb);
+bool fvs_skb_ipvs_property(const struct sk_buff *skb);
+void fvs_skb_set_ignore_df(struct sk_buff *skb);
+void fvs_skb_notrack(struct sk_buff *skb);
+void fvs_skb_drop_early_demux_sk(struct sk_buff *skb);
+void fvs_skb_clear_tstamp(struct sk_buff *skb);
+struct rtable *fvs_route_output4(struct net *net, __be32 daddr, bool known_nh, __be32 *saddr);
+unsigned int fvs_rt_flags(const struct rtable *rt);
+unsigned int fvs_rt_mtu(const struct rtable *rt);
+unsigned int fvs_rt_hard_header_len(const struct rtable *rt);
+unsigned int fvs_rt_ll_reserved(const struct rtable *rt);
+void fvs_rt_put(struct rtable *rt);
+void fvs_skb_set_rt(struct sk_buff *skb, struct rtable *rt);
+bool fvs_skb_rt_is_input(const struct sk_buff *skb);
+int fvs_nf_local_out4(struct net *net, struct sk_buff *skb);
+void fvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
+void fvs_dst_link_failure(struct sk_buff *skb);
+void fvs_skb_tunnel_inner(struct sk_buff *skb, u8 inner_proto);
+unsigned char *fvs_skb_push_network_header(struct sk_buff *skb, unsigned int len);
+void fvs_ip_select_ident(struct net *net, struct sk_buff *skb);
+#include <net/ip_tunnels.h>
+#include <net/gso.h>
+const unsigned int FVS_RTCF_LOCAL = RTCF_LOCAL;
+const unsigned int FVS_SKB_GSO_IPXIP4 = SKB_GSO_IPXIP4;

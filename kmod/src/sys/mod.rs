@@ -34,6 +34,7 @@ pub(crate) mod net;
 pub(crate) mod nf;
 pub(crate) mod proc;
 pub(crate) mod rcu;
+pub(crate) mod skb;
 pub(crate) mod timer;
 
 use core::cell::UnsafeCell;

@@ -44,30 +44,46 @@ pub(crate) enum HookPoint {
 }
 
 /// The packet a hook sees. Valid for the duration of the hook call only.
-pub(crate) struct Skb(NonNull<b::sk_buff>);
+///
+/// Operations that hand the skb on (transmit) or free it mark it consumed; the hook trampoline
+/// then reports `NF_STOLEN` whatever the hook returns, so a consumed skb is never touched again
+/// and an unconsumed one is never leaked (a `Stolen` verdict on it becomes `NF_DROP`).
+pub(crate) struct Skb(pub(super) NonNull<b::sk_buff>, pub(super) bool);
 
 impl Skb {
+    /// The skb, while fvs still holds it (not yet transmitted or freed).
+    pub(super) fn ptr(&self) -> Option<*mut b::sk_buff> {
+        if self.1 {
+            None
+        } else {
+            Some(self.0.as_ptr())
+        }
+    }
+
     /// Length of the packet data in bytes.
     pub(crate) fn len(&self) -> u32 {
-        // SAFETY: netfilter hands the hook a valid skb it owns for the call.
-        unsafe { (*self.0.as_ptr()).len }
+        let Some(p) = self.ptr() else { return 0 };
+        // SAFETY: netfilter hands the hook a valid skb it owns for the call (not consumed).
+        unsafe { (*p).len }
     }
 
     /// The packet's firewall mark.
     pub(crate) fn mark(&self) -> u32 {
+        let Some(p) = self.ptr() else { return 0 };
         // SAFETY: valid skb for the hook call.
-        unsafe { b::fvs_skb_mark(self.0.as_ptr()) }
+        unsafe { b::fvs_skb_mark(p) }
     }
 
     /// The first `buf.len()` bytes (or fewer, if the packet is shorter) from the network header:
     /// a view into the skb when they are linear, else a copy into `buf`.
     pub(crate) fn headers<'a>(&'a self, buf: &'a mut [u8]) -> &'a [u8] {
+        let Some(skb) = self.ptr() else { return &[] };
         let n = (self.len() as usize).min(buf.len());
         // SAFETY: at LOCAL_IN/FORWARD `skb->data` is the network header; `skb_header_pointer`
         // returns either a pointer into the skb's linear data valid for `n` bytes while we hold
         // the skb, or `buf` after copying `n` bytes into it.
         unsafe {
-            let p = b::fvs_skb_header_pointer(self.0.as_ptr(), 0, n as i32, buf.as_mut_ptr() as *mut _);
+            let p = b::fvs_skb_header_pointer(skb, 0, n as i32, buf.as_mut_ptr() as *mut _);
             if p.is_null() {
                 return &[];
             }
@@ -99,10 +115,17 @@ unsafe extern "C" fn hook_trampoline<H: Hook>(
     let (Some(skb), Some(state)) = (NonNull::new(skb), NonNull::new(state as *mut b::nf_hook_state)) else {
         return b::NF_ACCEPT;
     };
-    let mut skb = Skb(skb);
+    let mut skb = Skb(skb, false);
     // SAFETY: netfilter passes a valid hook state that outlives this call.
     let state = HookState(unsafe { state.as_ref() });
-    H::hook(&mut skb, &state).raw()
+    let v = H::hook(&mut skb, &state);
+    if skb.1 {
+        return b::NF_STOLEN;
+    }
+    match v {
+        Verdict::Stolen => b::NF_DROP,
+        v => v.raw(),
+    }
 }
 
 /// One hook registration: family, hook point, priority and entry point.

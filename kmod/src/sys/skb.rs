@@ -1,0 +1,270 @@
+//! Editing and transmitting packets: the skb operations the transmitters need, the output route
+//! of a real server, and handing the packet to the IP output path.
+//!
+//! Every operation first checks that the skb has not been consumed (sent or freed): after that
+//! the hook owns nothing, and each method is a no-op returning a failure value.
+
+use super::bindings as b;
+use super::net::NetRef;
+use super::nf::Skb;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// An output route (`struct rtable`) holding one reference, dropped with the value.
+pub(crate) struct Route {
+    rt: NonNull<b::rtable>,
+    /// The source address the route selects (network order).
+    pub(crate) saddr: [u8; 4],
+}
+
+impl Route {
+    /// `ip_route_output_key()` to `daddr`; `known_nh` asks for the real server itself as next
+    /// hop whatever the packet's destination (`FLOWI_FLAG_KNOWN_NH`, direct routing).
+    pub(crate) fn output4(net: NetRef, daddr: [u8; 4], known_nh: bool) -> Option<Route> {
+        let mut saddr: u32 = 0;
+        // SAFETY: `net` is alive for the hook call; `saddr` is a valid out-parameter. A non-null
+        // result carries one reference, which `Drop` releases.
+        let rt = unsafe { b::fvs_route_output4(net.as_ptr(), u32::from_ne_bytes(daddr), known_nh, &mut saddr) };
+        NonNull::new(rt).map(|rt| Route { rt, saddr: saddr.to_ne_bytes() })
+    }
+
+    /// The route delivers locally (`RTCF_LOCAL`).
+    pub(crate) fn is_local(&self) -> bool {
+        // SAFETY: we hold a reference to the route.
+        unsafe { b::fvs_rt_flags(self.rt.as_ptr()) & b::FVS_RTCF_LOCAL != 0 }
+    }
+
+    /// `dst_mtu()`.
+    pub(crate) fn mtu(&self) -> u32 {
+        // SAFETY: we hold a reference to the route.
+        unsafe { b::fvs_rt_mtu(self.rt.as_ptr()) }
+    }
+
+    /// The output device's link-layer header length.
+    pub(crate) fn hard_header_len(&self) -> u32 {
+        // SAFETY: we hold a reference; a route's device outlives it.
+        unsafe { b::fvs_rt_hard_header_len(self.rt.as_ptr()) }
+    }
+
+    /// `LL_RESERVED_SPACE()` of the output device.
+    pub(crate) fn ll_reserved(&self) -> u32 {
+        // SAFETY: as above.
+        unsafe { b::fvs_rt_ll_reserved(self.rt.as_ptr()) }
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { b::fvs_rt_put(self.rt.as_ptr()) }
+    }
+}
+
+impl Skb {
+    /// Makes the first `len` bytes from the network header private and linear.
+    pub(crate) fn ensure_writable(&mut self, len: u32) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: valid, unconsumed skb.
+        match unsafe { b::skb_ensure_writable(p, len) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// The first `len` bytes from the network header, if they are in the linear area (after
+    /// `ensure_writable(len)` they are, and private to this skb).
+    pub(crate) fn linear_mut(&mut self, len: usize) -> Option<&mut [u8]> {
+        let p = self.ptr()?;
+        // SAFETY: valid skb; at the hooks fvs uses `skb->data` is the network header, and the
+        // linear area holds `skb_headlen()` bytes from it. The borrow of `self` keeps the skb
+        // from being consumed or reallocated while the slice is alive.
+        unsafe {
+            if (b::fvs_skb_headlen(p) as usize) < len {
+                return None;
+            }
+            Some(core::slice::from_raw_parts_mut(b::fvs_skb_data(p), len))
+        }
+    }
+
+    /// `ip_summed == CHECKSUM_PARTIAL`: the L4 checksum field holds the pseudo-header sum only.
+    pub(crate) fn csum_partial(&self) -> bool {
+        // SAFETY: valid skb.
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_csum_partial(p) })
+    }
+
+    /// `skb_forward_csum()`: a CHECKSUM_COMPLETE value no longer matches edited data.
+    pub(crate) fn forward_csum(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb.
+            unsafe { b::fvs_skb_forward_csum(p) }
+        }
+    }
+
+    /// The L4 checksum was just computed in full (`CHECKSUM_UNNECESSARY`).
+    pub(crate) fn set_csum_unnecessary(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb.
+            unsafe { b::fvs_skb_csum_unnecessary(p) }
+        }
+    }
+
+    /// `skb_checksum(skb, offset, len, 0)`: the unfolded sum of a range, linear or not.
+    pub(crate) fn checksum(&self, offset: u32, len: u32) -> u32 {
+        let Some(p) = self.ptr() else { return 0 };
+        // SAFETY: valid skb; `skb_checksum` bounds itself by the skb's length (callers pass a
+        // range inside `len()`).
+        unsafe { b::skb_checksum(p, offset as i32, len as i32, 0) }
+    }
+
+    /// Would the packet exceed `mtu` on the wire (GSO packets: any segment)?
+    pub(crate) fn exceeds_mtu(&self, mtu: u32) -> bool {
+        let Some(p) = self.ptr() else { return false };
+        if self.len() <= mtu {
+            return false;
+        }
+        // SAFETY: valid skb.
+        unsafe { !(b::fvs_skb_is_gso(p) && b::skb_gso_validate_network_len(p, mtu)) }
+    }
+
+    /// `skb_cow()`: private header with at least `headroom` bytes in front.
+    pub(crate) fn cow(&mut self, headroom: u32) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: valid skb.
+        match unsafe { b::fvs_skb_cow(p, headroom) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// `skb_cow_head()`: a private, writable header area with `headroom` bytes in front.
+    pub(crate) fn cow_head(&mut self, headroom: u32) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: valid skb.
+        match unsafe { b::fvs_skb_cow_head(p, headroom) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
+    }
+
+    /// Already handled by a virtual-server module (`skb->ipvs_property`, shared with ip_vs).
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: valid skb.
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_ipvs_property(p) })
+    }
+
+    /// Marks the packet handled, detaches it from conntrack (`ip_vs_notrack`) and clears
+    /// state that no longer applies to a rewritten packet, as `ip_vs_send_or_cont` does.
+    pub(crate) fn prepare_send(&mut self, leaving: bool) {
+        let Some(p) = self.ptr() else { return };
+        // SAFETY: valid skb; all of these only edit fields of the skb.
+        unsafe {
+            b::fvs_skb_set_ipvs_property(p);
+            b::fvs_skb_notrack(p);
+            if leaving {
+                b::fvs_skb_drop_early_demux_sk(p);
+                b::fvs_skb_forward_csum(p);
+                b::fvs_skb_clear_tstamp(p);
+            }
+        }
+    }
+
+    /// `skb->ignore_df = 1` (the transmitters checked the MTU themselves).
+    pub(crate) fn set_ignore_df(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb.
+            unsafe { b::fvs_skb_set_ignore_df(p) }
+        }
+    }
+
+    /// Attaches `rt` as the packet's route, replacing the input route.
+    pub(crate) fn set_route(&mut self, rt: Route) {
+        let Some(p) = self.ptr() else { return };
+        let raw = rt.rt.as_ptr();
+        core::mem::forget(rt);
+        // SAFETY: valid skb; the route's reference moves into the skb.
+        unsafe { b::fvs_skb_set_rt(p, raw) }
+    }
+
+    /// The packet arrived from a device (input route), not from a local socket.
+    pub(crate) fn rt_is_input(&self) -> bool {
+        // SAFETY: valid skb.
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_rt_is_input(p) })
+    }
+
+    /// Frees the packet (it is dropped and consumed).
+    pub(crate) fn free(&mut self) {
+        if let Some(p) = self.ptr() {
+            self.1 = true;
+            // SAFETY: we own the skb during the hook; after this it is consumed.
+            unsafe { b::fvs_kfree_skb(p) }
+        }
+    }
+
+    /// Sends the packet on its attached route through LOCAL_OUT (`NF_HOOK(..., dst_output)`).
+    pub(crate) fn send_local_out(&mut self, net: NetRef) {
+        if let Some(p) = self.ptr() {
+            self.1 = true;
+            // SAFETY: the skb carries an output route (`set_route`); the stack takes ownership.
+            unsafe { b::fvs_nf_local_out4(net.as_ptr(), p) };
+        }
+    }
+
+    /// `ip_local_out()`: fixes tot_len and the header checksum, then LOCAL_OUT and output.
+    pub(crate) fn ip_local_out(&mut self, net: NetRef) {
+        if let Some(p) = self.ptr() {
+            self.1 = true;
+            // SAFETY: as `send_local_out`.
+            unsafe { b::ip_local_out(net.as_ptr(), core::ptr::null_mut(), p) };
+        }
+    }
+
+    /// `icmp_send()` about this packet (it stays ours).
+    pub(crate) fn icmp_send(&mut self, typ: u8, code: u8, info: u32) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb with its input route; icmp_send copies what it needs.
+            unsafe { b::fvs_icmp_send(p, typ as i32, code as i32, info.to_be()) }
+        }
+    }
+
+    /// `dst_link_failure()`: host unreachable to the sender (no route to the real server).
+    pub(crate) fn link_failure(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb with its input route.
+            unsafe { b::fvs_dst_link_failure(p) }
+        }
+    }
+
+    /// Prepares the packet to be the inner packet of an IPIP tunnel (offloads, inner headers).
+    pub(crate) fn tunnel_inner4(&mut self) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: valid skb with a private header (`cow_head`).
+        unsafe {
+            let r = b::iptunnel_handle_offloads(p, b::FVS_SKB_GSO_IPXIP4 as i32);
+            if r != 0 {
+                return Err(Error::from_errno(r));
+            }
+            b::fvs_skb_tunnel_inner(p, b::IPPROTO_IPIP as u8);
+        }
+        Ok(())
+    }
+
+    /// Pushes `len` bytes of new network header (headroom ensured by `cow_head`) and returns
+    /// them to be filled in.
+    pub(crate) fn push_network_header(&mut self, len: u32) -> Option<&mut [u8]> {
+        let p = self.ptr()?;
+        // SAFETY: valid skb with at least `len` bytes of private headroom (`cow_head`); the
+        // returned bytes are the new network header.
+        unsafe {
+            let h = b::fvs_skb_push_network_header(p, len);
+            Some(core::slice::from_raw_parts_mut(h, len as usize))
+        }
+    }
+
+    /// `ip_select_ident()` for a header built by fvs.
+    pub(crate) fn select_ident(&mut self, net: NetRef) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb whose network header is a complete IPv4 header.
+            unsafe { b::fvs_ip_select_ident(net.as_ptr(), p) }
+        }
+    }
+}

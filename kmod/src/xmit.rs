@@ -1,0 +1,348 @@
+//! Transmitters: how a packet of a connection reaches its real server (NAT, direct routing,
+//! IP-in-IP tunnel, local delivery) and how NAT replies are rewritten back to the virtual
+//! service — `net/netfilter/ipvs/ip_vs_xmit.c` and the TCP/UDP NAT handlers, for IPv4.
+//!
+//! Every function here either returns `Accept` with the packet still ours to continue, or
+//! consumes it (sent or freed) and returns `Stolen`.
+
+use crate::corelib::csum::{self, IpAddr, UdpCsumMode};
+use crate::sys::net::NetRef;
+use crate::sys::nf::{Skb, Verdict};
+use crate::sys::skb::Route;
+use crate::uapi::conn_flags;
+
+pub(crate) const IPPROTO_TCP: u8 = 6;
+pub(crate) const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMP: u8 = 1;
+
+const ICMP_DEST_UNREACH: u8 = 3;
+const ICMP_FRAG_NEEDED: u8 = 4;
+const ICMP_TIME_EXCEEDED: u8 = 11;
+const ICMP_EXC_TTL: u8 = 0;
+const IP_DF: u16 = 0x4000;
+
+/// What a transmitter needs to know of a connection (copied out of the table, so no lock is
+/// held while the packet is sent).
+#[derive(Clone, Copy)]
+pub(crate) struct Target {
+    pub(crate) flags: u32,
+    pub(crate) protocol: u8,
+    pub(crate) caddr: [u8; 4],
+    pub(crate) cport: u16,
+    pub(crate) vaddr: [u8; 4],
+    pub(crate) vport: u16,
+    pub(crate) daddr: [u8; 4],
+    pub(crate) dport: u16,
+}
+
+impl Target {
+    pub(crate) fn method(&self) -> u32 {
+        self.flags & conn_flags::FWD_MASK
+    }
+}
+
+fn get16(b: &[u8], off: usize) -> u16 {
+    u16::from_be_bytes([b[off], b[off + 1]])
+}
+
+fn put16(b: &mut [u8], off: usize, v: u16) {
+    b[off..off + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+fn addr4(b: &[u8], off: usize) -> [u8; 4] {
+    [b[off], b[off + 1], b[off + 2], b[off + 3]]
+}
+
+/// `ip_send_check()`: recompute an IPv4 header checksum.
+fn ip_send_check(h: &mut [u8], ihl: usize) {
+    put16(h, 10, 0);
+    let c = csum::checksum(&h[..ihl]);
+    put16(h, 10, c);
+}
+
+/// Consumes the packet: freed, nothing sent.
+fn tx_error(skb: &mut Skb) -> Verdict {
+    skb.free();
+    Verdict::Stolen
+}
+
+/// Bytes of L4 header the NAT handlers rewrite.
+fn l4_hdr_len(protocol: u8) -> usize {
+    if protocol == IPPROTO_TCP {
+        20
+    } else {
+        8
+    }
+}
+
+/// Offset of the L4 checksum field.
+fn l4_check_off(protocol: u8) -> usize {
+    if protocol == IPPROTO_TCP {
+        16
+    } else {
+        6
+    }
+}
+
+/// Rewrites one address and the matching port of a TCP/UDP packet and fixes its checksums, as
+/// `tcp/udp_dnat_handler` (`dnat`) and `tcp/udp_snat_handler` (`!dnat`) do. The first
+/// `ihl + l4_hdr_len` bytes must be writable.
+fn mangle4(skb: &mut Skb, ihl: usize, protocol: u8, dnat: bool, t: &Target) -> bool {
+    let len = skb.len();
+    let l4len = len - ihl as u32;
+    let partial = skb.csum_partial();
+    let (oldip, newip, oldport, newport) =
+        if dnat { (t.vaddr, t.daddr, t.vport, t.dport) } else { (t.daddr, t.vaddr, t.dport, t.vport) };
+    let need = ihl + l4_hdr_len(protocol);
+    let Some(h) = skb.linear_mut(need) else { return false };
+    let coff = ihl + l4_check_off(protocol);
+    let check = get16(h, coff);
+    let (o, n) = (IpAddr::V4(oldip), IpAddr::V4(newip));
+    // Port: destination for DNAT, source for SNAT.
+    put16(h, ihl + if dnat { 2 } else { 0 }, newport);
+    let mode = if protocol == IPPROTO_TCP {
+        if partial {
+            UdpCsumMode::Partial
+        } else {
+            UdpCsumMode::Fast
+        }
+    } else {
+        csum::udp_csum_mode(partial, false, check)
+    };
+    let mut full = false;
+    match mode {
+        UdpCsumMode::Partial => {
+            put16(h, coff, csum::partial_csum_update(check, &o, &n, l4len as u16, l4len as u16));
+        }
+        UdpCsumMode::Fast => {
+            let c = if protocol == IPPROTO_TCP {
+                csum::tcp_fast_csum_update(check, &o, &n, oldport, newport)
+            } else {
+                csum::udp_fast_csum_update(check, &o, &n, oldport, newport)
+            };
+            put16(h, coff, c);
+        }
+        UdpCsumMode::Full => {
+            put16(h, coff, 0);
+            full = true;
+        }
+    }
+    // The address in the IP header.
+    let aoff = if dnat { 16 } else { 12 };
+    h[aoff..aoff + 4].copy_from_slice(&newip);
+    ip_send_check(h, ihl);
+    if full {
+        let (s, d) = (addr4(h, 12), addr4(h, 16));
+        let k = skb.checksum(ihl as u32, l4len);
+        let data = u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32;
+        let mut c = csum::csum_fold(csum::csum_add(csum::pseudo_v4(s, d, protocol, l4len as u16), data));
+        if c == 0 {
+            c = csum::CSUM_MANGLED_0;
+        }
+        if let Some(h) = skb.linear_mut(need) {
+            put16(h, coff, c);
+        }
+        skb.set_csum_unnecessary();
+    } else if !partial {
+        // CHECKSUM_COMPLETE no longer covers the edited bytes.
+        skb.forward_csum();
+    }
+    true
+}
+
+/// What the route to a real server decided.
+enum Out {
+    /// Deliver locally (the input route is kept).
+    Local,
+    /// Send on this route (already attached to the skb).
+    Remote,
+    /// The packet was consumed (ICMP sent where due, then freed).
+    Gone,
+}
+
+/// `__ip_vs_get_out_rt()` for IPv4: route to the real server, TTL, MTU (minus `overhead` for
+/// a tunnel), then the route is attached. `is_icmp`: no frag-needed about an ICMP packet.
+fn get_out_rt(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhead: u32) -> (Out, Option<Route>) {
+    let Some(rt) = Route::output4(net, daddr, known_nh) else {
+        skb.link_failure();
+        skb.free();
+        return (Out::Gone, None);
+    };
+    if rt.is_local() {
+        return (Out::Local, Some(rt));
+    }
+    // decrement_ttl()
+    let Some(h) = skb.linear_mut(20) else {
+        skb.free();
+        return (Out::Gone, None);
+    };
+    if h[8] <= 1 {
+        skb.icmp_send(ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
+        skb.free();
+        return (Out::Gone, None);
+    }
+    if skb.ensure_writable(20).is_err() {
+        skb.free();
+        return (Out::Gone, None);
+    }
+    let Some(h) = skb.linear_mut(20) else {
+        skb.free();
+        return (Out::Gone, None);
+    };
+    let old = get16(h, 8);
+    h[8] -= 1;
+    let c = csum::csum_replace2(get16(h, 10), old, get16(h, 8));
+    put16(h, 10, c);
+    let df = get16(h, 6) & IP_DF != 0;
+    let is_icmp = h[9] == IPPROTO_ICMP;
+    let mtu = rt.mtu().saturating_sub(overhead);
+    if overhead != 0 && mtu < 68 {
+        skb.free();
+        return (Out::Gone, None);
+    }
+    if df && !is_icmp && skb.exceeds_mtu(mtu) {
+        skb.icmp_send(ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
+        skb.free();
+        return (Out::Gone, None);
+    }
+    (Out::Remote, Some(rt))
+}
+
+/// `ip_vs_nat_xmit()`: rewrite the destination to the real server and send it there.
+pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.daddr, false, 0);
+    let local = match out {
+        Out::Gone => return Verdict::Stolen,
+        Out::Local => {
+            // From the world but DNAT to a loopback address?
+            if t.daddr[0] == 127 && skb.rt_is_input() {
+                return tx_error(skb);
+            }
+            drop(rt);
+            true
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            let hh = rt.hard_header_len();
+            skb.set_route(rt);
+            if skb.cow(hh).is_err() {
+                return tx_error(skb);
+            }
+            false
+        }
+    };
+    if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
+        return tx_error(skb);
+    }
+    if !mangle4(skb, ihl, t.protocol, true, t) {
+        return tx_error(skb);
+    }
+    skb.set_ignore_df();
+    skb.prepare_send(!local);
+    if local {
+        return Verdict::Accept;
+    }
+    skb.send_local_out(net);
+    Verdict::Stolen
+}
+
+/// `ip_vs_dr_xmit()`: the packet goes unchanged to the real server's link address.
+pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.daddr, true, 0);
+    match out {
+        Out::Gone => Verdict::Stolen,
+        Out::Local => {
+            drop(rt);
+            skb.prepare_send(false);
+            Verdict::Accept
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            skb.set_route(rt);
+            skb.set_ignore_df();
+            skb.prepare_send(true);
+            skb.send_local_out(net);
+            Verdict::Stolen
+        }
+    }
+}
+
+const IPIP_HLEN: u32 = 20;
+
+/// `ip_vs_tunnel_xmit()` (IPIP): wrap the packet in a new IPv4 header to the real server.
+pub(crate) fn tun4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.daddr, false, IPIP_HLEN);
+    let rt = match out {
+        Out::Gone => return Verdict::Stolen,
+        Out::Local => {
+            drop(rt);
+            skb.prepare_send(false);
+            return Verdict::Accept;
+        }
+        Out::Remote => match rt {
+            Some(rt) => rt,
+            None => return tx_error(skb),
+        },
+    };
+    let saddr = rt.saddr;
+    let headroom = rt.ll_reserved() + IPIP_HLEN;
+    skb.set_route(rt);
+    // ip_vs_prepare_tunneled_skb(): private head with room for the outer header.
+    skb.prepare_send(true);
+    if skb.cow_head(headroom).is_err() {
+        return tx_error(skb);
+    }
+    let Some(h) = skb.linear_mut(ihl) else { return tx_error(skb) };
+    let df = get16(h, 6) & IP_DF;
+    let tos = h[1];
+    let ttl = h[8];
+    ip_send_check(h, ihl);
+    if skb.tunnel_inner4().is_err() {
+        return tx_error(skb);
+    }
+    let Some(o) = skb.push_network_header(IPIP_HLEN) else { return tx_error(skb) };
+    o[0] = 0x45;
+    o[1] = tos;
+    // tot_len and the checksum are filled in by ip_local_out().
+    put16(o, 2, 0);
+    put16(o, 4, 0);
+    put16(o, 6, df);
+    o[8] = ttl;
+    o[9] = 4; // IPPROTO_IPIP
+    put16(o, 10, 0);
+    o[12..16].copy_from_slice(&saddr);
+    o[16..20].copy_from_slice(&t.daddr);
+    skb.select_ident(net);
+    skb.set_ignore_df();
+    skb.ip_local_out(net);
+    Verdict::Stolen
+}
+
+/// Sends a packet of a connection to its real server by the connection's method.
+pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
+    match t.method() {
+        conn_flags::MASQ => nat4(net, skb, ihl, t),
+        conn_flags::DROUTE => dr4(net, skb, t),
+        conn_flags::TUNNEL => tun4(net, skb, ihl, t),
+        // LOCALNODE: the packet continues to the local socket.
+        _ => {
+            skb.prepare_send(false);
+            Verdict::Accept
+        }
+    }
+}
+
+/// `handle_response()` for NAT: a reply from the real server gets the virtual service's
+/// address and port as its source and continues (FORWARD).
+pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
+    if t.method() == conn_flags::MASQ {
+        if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
+            return tx_error(skb);
+        }
+        if !mangle4(skb, ihl, t.protocol, false, t) {
+            return tx_error(skb);
+        }
+    }
+    skb.prepare_send(false);
+    Verdict::Accept
+}
