@@ -22,3 +22,6 @@ pub(crate) mod parse;
 
 #[path = "../core/src/conn_hash.rs"]
 pub(crate) mod conn_hash;
+
+#[path = "../core/src/estimator.rs"]
+pub(crate) mod estimator;

@@ -342,3 +342,29 @@ void fvs_ip_select_ident(struct net *net, struct sk_buff *skb)
 {
 	ip_select_ident(net, skb, NULL);
 }
+
+/* Per-CPU counters: arrays of u64 updated with this_cpu_add (safe with preemption on). */
+#include <linux/cpumask.h>
+#include <linux/percpu.h>
+
+void fvs_percpu_u64_add(void __percpu *base, unsigned int idx, u64 v)
+{
+	this_cpu_add(((u64 __percpu *)base)[idx], v);
+}
+
+u64 fvs_percpu_u64_read(void __percpu *base, int cpu, unsigned int idx)
+{
+	return READ_ONCE(((u64 *)per_cpu_ptr(base, cpu))[idx]);
+}
+
+int fvs_next_possible_cpu(int prev)
+{
+	unsigned int cpu = cpumask_next(prev, cpu_possible_mask);
+
+	return cpu < nr_cpu_ids ? (int)cpu : -1;
+}
+
+void __percpu *fvs_alloc_percpu(size_t size, size_t align)
+{
+	return __alloc_percpu(size, align);
+}

@@ -132,13 +132,7 @@ fn count(st: &NetState, c: &Conn, len: u32, out: bool) {
         return;
     }
     for s in [&c.dest.stats, &c.svc.stats, &st.tot_stats] {
-        if out {
-            s.outpkts.fetch_add(1, Relaxed);
-            s.outbytes.fetch_add(len as u64, Relaxed);
-        } else {
-            s.inpkts.fetch_add(1, Relaxed);
-            s.inbytes.fetch_add(len as u64, Relaxed);
-        }
+        s.packet(out, len);
     }
 }
 
@@ -202,7 +196,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     };
     set_state(st, &mut c, Direction::Input, p.tcp_flags, now);
     for s in [&dest.stats, &svc.stats, &st.tot_stats] {
-        s.conns.fetch_add(1, Relaxed);
+        s.conn();
     }
     count(st, &c, len, false);
     let t = target_of(&c);

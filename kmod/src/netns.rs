@@ -12,6 +12,8 @@ use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use kernel::alloc::KBox;
 use kernel::prelude::*;
+use kernel::sync::{new_spinlock, SpinLock};
+use crate::sys::rcu::RcuGuard;
 
 /// A configured sync daemon (the synchronisation itself is the HA issue's).
 #[derive(Clone, Copy)]
@@ -52,6 +54,9 @@ pub(crate) struct NetState {
     pub(crate) mixed_af_dests: AtomicU32,
     /// Namespace-wide traffic counters (/proc/net/fvs_stats).
     pub(crate) tot_stats: crate::rules::Stats,
+    /// Serialises estimator samples (timer) with zeroing (control path).
+    #[pin]
+    pub(crate) est_lock: SpinLock<u64>,
     #[pin]
     pub(crate) conns: ConnTable,
     /// Frees expired connections once a second.
@@ -63,6 +68,22 @@ impl TimerOwner for NetState {
         let now = crate::sys::bh::jiffies();
         // Softirq context: bottom halves are already off.
         self.conns.lock().remove_if(|c| c.expires <= now);
+        // Rate estimation every 2 seconds (the lock's value: when it last ran).
+        {
+            let mut last = self.est_lock.lock();
+            let period = crate::corelib::estimator::PERIOD_SECS as u64 * crate::sys::hz() as u64;
+            if now.wrapping_sub(*last) >= period - crate::sys::hz() as u64 / 2 {
+                *last = now;
+                let g = RcuGuard::new();
+                for s in self.rules.iter(&g) {
+                    s.stats.estimate();
+                    for d in s.dests.iter(&g) {
+                        d.stats.estimate();
+                    }
+                }
+                self.tot_stats.estimate();
+            }
+        }
         self.sweeper.rearm(crate::sys::hz() as u64);
     }
 }
@@ -77,6 +98,7 @@ impl PernetState for NetState {
     fn init(net: NetRef) -> Result<Pin<KBox<Self>>> {
         let size = 1u32 << crate::params().conn_tab_bits;
         let conns = ConnTable::new(size)?;
+        let tot_stats = crate::rules::Stats::new()?;
         let state = KBox::pin_init(
             pin_init!(NetState {
                 conn_tab_size: 1 << crate::params().conn_tab_bits,
@@ -88,7 +110,8 @@ impl PernetState for NetState {
                     udp: AtomicU32::new(uapi::DEFAULT_TIMEOUT_UDP),
                 },
                 mixed_af_dests: AtomicU32::new(0),
-                tot_stats: crate::rules::Stats::default(),
+                tot_stats,
+                est_lock <- new_spinlock!(0, "fvs_est"),
                 conns <- conns,
                 sweeper: Timer::new(),
             }),

@@ -6,6 +6,8 @@
 //! frees unlinked entries after a grace period. Connections will hold `Arc<Dest>` references, so
 //! a deleted dest lives on while connections use it.
 
+use crate::corelib::estimator::{self as est, Estimator};
+use crate::sys::percpu::PerCpuU64s;
 use crate::sys::rcu::{RcuGuard, RcuList, Retired, Writer};
 use crate::uapi::{self, svc_flags};
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -39,47 +41,93 @@ pub(crate) fn sched_name(idx: u8) -> &'static str {
 pub(crate) const PE_NONE: u8 = 0;
 pub(crate) const PE_SIP: u8 = 1;
 
-/// Traffic counters and rates, as `struct ip_vs_kstats`.
-#[derive(Default)]
+/// Traffic counters and rates of a service, a real server or a namespace (`struct
+/// ip_vs_stats`): per-CPU counters the packet path adds to without atomics, the values at the
+/// last zeroing (`kstats0`), and the rate estimator's state, sampled every 2 seconds.
 pub(crate) struct Stats {
-    pub(crate) conns: AtomicU64,
-    pub(crate) inpkts: AtomicU64,
-    pub(crate) outpkts: AtomicU64,
-    pub(crate) inbytes: AtomicU64,
-    pub(crate) outbytes: AtomicU64,
-    pub(crate) cps: AtomicU64,
-    pub(crate) inpps: AtomicU64,
-    pub(crate) outpps: AtomicU64,
-    pub(crate) inbps: AtomicU64,
-    pub(crate) outbps: AtomicU64,
+    pcpu: PerCpuU64s<5>,
+    base: [AtomicU64; 5],
+    /// `Estimator::last` then `Estimator::rate`; written only under the namespace's
+    /// estimator lock.
+    est: [AtomicU64; 10],
 }
 
 /// A snapshot of `Stats` (the same ten counters ip_vs reports everywhere).
 pub(crate) type StatsView = crate::corelib::procfmt::Stats;
 
 impl Stats {
-    pub(crate) fn view(&self) -> StatsView {
-        StatsView {
-            conns: self.conns.load(Relaxed),
-            inpkts: self.inpkts.load(Relaxed),
-            outpkts: self.outpkts.load(Relaxed),
-            inbytes: self.inbytes.load(Relaxed),
-            outbytes: self.outbytes.load(Relaxed),
-            cps: self.cps.load(Relaxed),
-            inpps: self.inpps.load(Relaxed),
-            outpps: self.outpps.load(Relaxed),
-            inbps: self.inbps.load(Relaxed),
-            outbps: self.outbps.load(Relaxed),
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self { pcpu: PerCpuU64s::new()?, base: Default::default(), est: Default::default() })
+    }
+
+    /// A new connection.
+    pub(crate) fn conn(&self) {
+        self.pcpu.add(est::CONNS, 1);
+    }
+
+    /// A packet towards the real server (`out == false`) or back to the client.
+    pub(crate) fn packet(&self, out: bool, len: u32) {
+        if out {
+            self.pcpu.add(est::OUTPKTS, 1);
+            self.pcpu.add(est::OUTBYTES, len as u64);
+        } else {
+            self.pcpu.add(est::INPKTS, 1);
+            self.pcpu.add(est::INBYTES, len as u64);
         }
     }
 
-    pub(crate) fn zero(&self) {
-        for c in [
-            &self.conns, &self.inpkts, &self.outpkts, &self.inbytes, &self.outbytes, &self.cps, &self.inpps,
-            &self.outpps, &self.inbps, &self.outbps,
-        ] {
-            c.store(0, Relaxed);
+    fn est_load(&self) -> Estimator {
+        let mut e = Estimator::default();
+        for i in 0..5 {
+            e.last[i] = self.est[i].load(Relaxed);
+            e.rate[i] = self.est[5 + i].load(Relaxed);
         }
+        e
+    }
+
+    fn est_store(&self, e: &Estimator) {
+        for i in 0..5 {
+            self.est[i].store(e.last[i], Relaxed);
+            self.est[5 + i].store(e.rate[i], Relaxed);
+        }
+    }
+
+    /// One estimator sample; the caller holds the namespace's estimator lock.
+    pub(crate) fn estimate(&self) {
+        let mut e = self.est_load();
+        e.sample(&self.pcpu.sums());
+        self.est_store(&e);
+    }
+
+    /// Counters since the last zeroing, and the estimated rates.
+    pub(crate) fn view(&self) -> StatsView {
+        let k = self.pcpu.sums();
+        let c = |i: usize| k[i].wrapping_sub(self.base[i].load(Relaxed));
+        let r = self.est_load().read();
+        StatsView {
+            conns: c(est::CONNS),
+            inpkts: c(est::INPKTS),
+            outpkts: c(est::OUTPKTS),
+            inbytes: c(est::INBYTES),
+            outbytes: c(est::OUTBYTES),
+            cps: r[est::CONNS],
+            inpps: r[est::INPKTS],
+            outpps: r[est::OUTPKTS],
+            inbps: r[est::INBYTES],
+            outbps: r[est::OUTBYTES],
+        }
+    }
+
+    /// `ip_vs_zero_stats`: counters restart from here, rates from zero; the caller holds the
+    /// namespace's estimator lock.
+    pub(crate) fn zero(&self) {
+        let k = self.pcpu.sums();
+        for (b, v) in self.base.iter().zip(k.iter()) {
+            b.store(*v, Relaxed);
+        }
+        let mut e = Estimator::default();
+        e.zero(&k);
+        self.est_store(&e);
     }
 }
 
@@ -235,6 +283,7 @@ pub(crate) struct Dest {
 
 impl Dest {
     pub(crate) fn new(af: u16, addr: InetAddr, port: u16, c: &DestConf) -> Result<Arc<Dest>> {
+        let stats = Stats::new()?;
         let d = Arc::new(
             Dest {
                 af,
@@ -250,7 +299,7 @@ impl Dest {
                 activeconns: AtomicI32::new(0),
                 inactconns: AtomicI32::new(0),
                 persistconns: AtomicI32::new(0),
-                stats: Stats::default(),
+                stats,
                 available: AtomicBool::new(true),
             },
             GFP_KERNEL,
@@ -319,6 +368,7 @@ impl RuleTable {
     }
 
     pub(crate) fn add(&self, w: Writer<'_>, key: ServiceKey, conf: &ServiceConf) -> Result<Arc<Service>> {
+        let stats = Stats::new()?;
         let svc = Arc::pin_init(
             pin_init!(Service {
                 key,
@@ -329,7 +379,7 @@ impl RuleTable {
                 timeout: AtomicU32::new(0),
                 netmask: AtomicU32::new(0),
                 dests: RcuList::new(),
-                stats: Stats::default(),
+                stats,
             }),
             GFP_KERNEL,
         )?;

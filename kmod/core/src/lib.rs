@@ -10,6 +10,7 @@ extern crate std;
 
 pub mod conn_hash;
 pub mod csum;
+pub mod estimator;
 pub mod hash;
 pub mod parse;
 pub mod procfmt;

@@ -242,8 +242,10 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
         cmd::SET_CONFIG => return set_config(req, st),
         cmd::ZERO if req.attr(cmd_attr::SERVICE).is_none() => {
             for s in st.rules.iter_w(w) {
-                zero_service(w, s);
+                zero_service(st, w, s);
             }
+            let _bh = crate::sys::bh::BhGuard::new();
+            let _e = st.est_lock.lock();
             st.tot_stats.zero();
             return Ok(());
         }
@@ -303,7 +305,7 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
             None => Err(ENOENT),
         },
         (cmd::ZERO, Some(s), _) => {
-            zero_service(w, s);
+            zero_service(st, w, s);
             Ok(())
         }
         _ => Err(EINVAL),
@@ -407,7 +409,9 @@ fn forget_mixed(st: &NetState, w: Writer<'_>, s: &Service) {
     st.mixed_af_dests.fetch_sub(n, Relaxed);
 }
 
-fn zero_service(w: Writer<'_>, s: &Service) {
+fn zero_service(st: &NetState, w: Writer<'_>, s: &Service) {
+    let _bh = crate::sys::bh::BhGuard::new();
+    let _e = st.est_lock.lock();
     s.stats.zero();
     for d in s.dests.iter_w(w) {
         d.stats.zero();

@@ -118,3 +118,9 @@ void fvs_ip_select_ident(struct net *net, struct sk_buff *skb);
 #include <net/gso.h>
 const unsigned int FVS_RTCF_LOCAL = RTCF_LOCAL;
 const unsigned int FVS_SKB_GSO_IPXIP4 = SKB_GSO_IPXIP4;
+
+/* Per-CPU counters (src/helpers.c). */
+void fvs_percpu_u64_add(void *base, unsigned int idx, u64 v);
+u64 fvs_percpu_u64_read(void *base, int cpu, unsigned int idx);
+int fvs_next_possible_cpu(int prev);
+void *fvs_alloc_percpu(size_t size, size_t align);

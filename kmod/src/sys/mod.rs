@@ -31,6 +31,7 @@ pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod layout;
 pub(crate) mod net;
+pub(crate) mod percpu;
 pub(crate) mod nf;
 pub(crate) mod proc;
 pub(crate) mod rcu;
