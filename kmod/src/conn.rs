@@ -1,16 +1,20 @@
 //! The connection table of one namespace: which real server each client flow goes to.
 //!
-//! First stage (see docs/architecture.md for the target design): chains of boxed entries under
-//! one spinlock, taken by the packet path (softirq) and, with bottom halves disabled, by process
-//! context. Entries expire through a sweeper (one store per packet, no per-packet timer).
+//! Entries come from the `fvs_conn` slab cache and live in an `RcuHash` (sys/rcuhash.rs):
+//! packets find their entry without taking a lock; inserting and removing lock one bucket.
+//! Entries hash by the client end (protocol, address, port), which packets of both directions
+//! carry, so one chain serves requests and replies. What changes per packet (state, flags,
+//! expiry) is atomic in the entry; entries expire through the namespace's sweeper.
 
 use crate::corelib::conn_hash::{self, ConnAddr};
 use crate::corelib::hash::SipKey;
 use crate::rules::{Dest, InetAddr, Service, AF_INET6};
-use core::sync::atomic::Ordering::Relaxed;
-use kernel::alloc::{KBox, KVVec};
+use crate::sys::rcu::RcuGuard;
+use crate::sys::rcuhash::{RcuHash, SlabCache, SlabObject};
+use crate::uapi::conn_flags;
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
-use kernel::sync::{new_spinlock, Arc, SpinLock};
+use kernel::sync::Arc;
 
 /// What identifies a flow from the client side.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,46 +27,112 @@ pub(crate) struct ConnKey {
     pub(crate) vport: u16,
 }
 
+/// One connection (`struct ip_vs_conn`, reduced to what forwarding needs).
 pub(crate) struct Conn {
-    next: Option<KBox<Conn>>,
     pub(crate) key: ConnKey,
     pub(crate) daddr: InetAddr,
     pub(crate) dport: u16,
-    /// Protocol state index (`IP_VS_*_S_*`).
-    pub(crate) state: u8,
-    /// IP_VS_CONN_F_* (forwarding method, INACTIVE, NOOUTPUT, ...).
-    pub(crate) flags: u32,
+    /// Protocol state index (`IP_VS_*_S_*`) in the high 32 bits, IP_VS_CONN_F_* in the low.
+    sf: AtomicU64,
     /// Expiry time in jiffies.
-    pub(crate) expires: u64,
+    expires: AtomicU64,
     pub(crate) dest: Arc<Dest>,
     /// The service the connection was scheduled by (its statistics count the traffic).
     pub(crate) svc: Arc<Service>,
 }
 
-impl Conn {
-    pub(crate) fn new(
-        key: ConnKey,
-        svc: Arc<Service>,
-        dest: Arc<Dest>,
-        state: u8,
-        flags: u32,
-        expires: u64,
-    ) -> Result<KBox<Conn>> {
-        Ok(KBox::new(
-            Conn { next: None, key, daddr: dest.addr, dport: dest.port, state, flags, expires, dest, svc },
-            GFP_ATOMIC,
-        )?)
+/// `IP_VS_CONN_F_INACTIVE`: the entry counts in the dest's inactconns, else in activeconns.
+pub(crate) const F_INACTIVE: u32 = conn_flags::INACTIVE;
+
+static CONN_CACHE: SlabCache = SlabCache::new();
+
+impl SlabObject for Conn {
+    fn cache() -> &'static SlabCache {
+        &CONN_CACHE
     }
 }
 
-/// `IP_VS_CONN_F_INACTIVE`: the entry counts in the dest's inactconns, else in activeconns.
-pub(crate) const F_INACTIVE: u32 = crate::uapi::conn_flags::INACTIVE;
+/// Creates the `fvs_conn` slab cache (module init).
+pub(crate) fn cache_init() -> Result {
+    CONN_CACHE.create::<Conn>(c"fvs_conn")
+}
 
-pub(crate) struct Inner {
-    buckets: KVVec<Option<KBox<Conn>>>,
-    mask: u32,
-    key: SipKey,
-    count: u32,
+/// Waits for pending frees and destroys the cache (module exit, after every namespace).
+pub(crate) fn cache_exit() {
+    CONN_CACHE.destroy();
+}
+
+/// Bytes one connection entry occupies in its slab (reported at load and by `make bench`).
+pub(crate) fn entry_size() -> u32 {
+    CONN_CACHE.object_size()
+}
+
+impl Conn {
+    pub(crate) fn new(key: ConnKey, svc: Arc<Service>, dest: Arc<Dest>, flags: u32, expires: u64) -> Conn {
+        Conn {
+            key,
+            daddr: dest.addr,
+            dport: dest.port,
+            sf: AtomicU64::new(flags as u64),
+            expires: AtomicU64::new(expires),
+            dest,
+            svc,
+        }
+    }
+
+    pub(crate) fn state(&self) -> u8 {
+        (self.sf.load(Relaxed) >> 32) as u8
+    }
+
+    pub(crate) fn flags(&self) -> u32 {
+        self.sf.load(Relaxed) as u32
+    }
+
+    /// Sets state and flags together as `f(state, flags)` computes them from the current
+    /// ones (a compare-and-swap loop: packets of one flow may be handled on several CPUs).
+    /// Returns the old and new (state, flags); only the winner of a race sees its change.
+    pub(crate) fn update(&self, mut f: impl FnMut(u8, u32) -> (u8, u32)) -> ((u8, u32), (u8, u32)) {
+        let mut cur = self.sf.load(Relaxed);
+        loop {
+            let old = ((cur >> 32) as u8, cur as u32);
+            let new = f(old.0, old.1);
+            let v = ((new.0 as u64) << 32) | new.1 as u64;
+            match self.sf.compare_exchange_weak(cur, v, Relaxed, Relaxed) {
+                Ok(_) => return (old, new),
+                Err(x) => cur = x,
+            }
+        }
+    }
+
+    pub(crate) fn expires(&self) -> u64 {
+        self.expires.load(Relaxed)
+    }
+
+    pub(crate) fn set_expires(&self, at: u64) {
+        self.expires.store(at, Relaxed);
+    }
+
+    fn is_masq(&self) -> bool {
+        self.flags() & conn_flags::FWD_MASK == conn_flags::MASQ
+    }
+
+    /// The connection starts counting on its dest (`ip_vs_bind_dest`).
+    fn bind_dest(&self) {
+        if self.flags() & F_INACTIVE != 0 {
+            self.dest.inactconns.fetch_add(1, Relaxed);
+        } else {
+            self.dest.activeconns.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The connection stops counting on its dest (`ip_vs_unbind_dest`).
+    fn unbind_dest(&self) {
+        if self.flags() & F_INACTIVE != 0 {
+            self.dest.inactconns.fetch_sub(1, Relaxed);
+        } else {
+            self.dest.activeconns.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 fn addr_of(af: u16, a: &InetAddr) -> ConnAddr {
@@ -73,147 +143,89 @@ fn addr_of(af: u16, a: &InetAddr) -> ConnAddr {
     }
 }
 
-impl Inner {
-    /// Entries hash by the client end only (protocol, address, port), which packets in both
-    /// directions carry: a request's source, a reply's destination. One chain serves both
-    /// lookups, and an entry needs a single link.
-    fn bucket_of(&self, af: u16, protocol: u8, caddr: &InetAddr, cport: u16) -> usize {
-        let a = addr_of(af, caddr);
-        let h = conn_hash::hashkey(&self.key, protocol, &a, cport, &a, 0);
-        (h & self.mask) as usize
-    }
-
-    fn bucket(&self, k: &ConnKey) -> usize {
-        self.bucket_of(k.af, k.protocol, &k.caddr, k.cport)
-    }
-
-    /// The entry a reply belongs to: from `saddr:sport` (the real server for NAT, the virtual
-    /// service for DR/TUN replies routed through the director) to the client `daddr:dport`.
-    pub(crate) fn lookup_out(
-        &mut self,
-        af: u16,
-        protocol: u8,
-        saddr: &InetAddr,
-        sport: u16,
-        daddr: &InetAddr,
-        dport: u16,
-    ) -> Option<&mut Conn> {
-        let b = self.bucket_of(af, protocol, daddr, dport);
-        let mut cur = self.buckets.get_mut(b)?.as_deref_mut();
-        while let Some(c) = cur {
-            let k = &c.key;
-            if k.af == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr {
-                let masq = c.flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::MASQ;
-                let (a, p) = if masq { (&c.daddr, c.dport) } else { (&k.vaddr, k.vport) };
-                if p == sport && a == saddr {
-                    return Some(c);
-                }
-            }
-            cur = c.next.as_deref_mut();
-        }
-        None
-    }
-
-    /// The entry of a client flow.
-    pub(crate) fn lookup(&mut self, k: &ConnKey) -> Option<&mut Conn> {
-        let b = self.bucket(k);
-        let mut cur = self.buckets.get_mut(b)?.as_deref_mut();
-        while let Some(c) = cur {
-            if c.key == *k {
-                return Some(c);
-            }
-            cur = c.next.as_deref_mut();
-        }
-        None
-    }
-
-    pub(crate) fn insert(&mut self, mut c: KBox<Conn>) {
-        let b = self.bucket(&c.key);
-        if let Some(head) = self.buckets.get_mut(b) {
-            c.next = head.take();
-            *head = Some(c);
-            self.count += 1;
-        }
-    }
-
-    /// Unlinks and frees every entry for which `expired` holds, releasing its dest counters.
-    pub(crate) fn remove_if(&mut self, mut expired: impl FnMut(&Conn) -> bool) -> u32 {
-        let mut n = 0;
-        for head in self.buckets.iter_mut() {
-            let mut link = head;
-            loop {
-                let gone = match link.as_deref() {
-                    None => break,
-                    Some(c) => expired(c),
-                };
-                if gone {
-                    // Unlink the entry and continue with its successor in the same slot.
-                    if let Some(mut c) = link.take() {
-                        *link = c.next.take();
-                        unbind_dest(&c);
-                        n += 1;
-                    }
-                } else if let Some(c) = link {
-                    link = &mut c.next;
-                }
-            }
-        }
-        self.count -= n;
-        n
-    }
-
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Conn) -> bool) {
-        for head in self.buckets.iter() {
-            let mut cur = head.as_deref();
-            while let Some(c) = cur {
-                if !f(c) {
-                    return;
-                }
-                cur = c.next.as_deref();
-            }
-        }
-    }
-}
-
-/// A connection stops counting on its dest (`ip_vs_unbind_dest`).
-fn unbind_dest(c: &Conn) {
-    if c.flags & F_INACTIVE != 0 {
-        c.dest.inactconns.fetch_sub(1, Relaxed);
-    } else {
-        c.dest.activeconns.fetch_sub(1, Relaxed);
-    }
-}
-
-#[pin_data]
 pub(crate) struct ConnTable {
-    #[pin]
-    inner: SpinLock<Inner>,
+    t: RcuHash<Conn>,
+    key: SipKey,
+    mask: u32,
 }
 
 impl ConnTable {
-    pub(crate) fn new(size: u32) -> Result<impl PinInit<Self>> {
-        let mut buckets = KVVec::with_capacity(size as usize, GFP_KERNEL)?;
-        for _ in 0..size {
-            buckets.push(None, GFP_KERNEL)?;
-        }
+    pub(crate) fn new(size: u32) -> Result<Self> {
         let mut k = [0u8; 16];
         crate::sys::bh::random_bytes(&mut k);
         let key = SipKey([
             u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]]),
             u64::from_ne_bytes([k[8], k[9], k[10], k[11], k[12], k[13], k[14], k[15]]),
         ]);
-        Ok(pin_init!(Self { inner <- new_spinlock!(Inner { buckets, mask: size - 1, key, count: 0 }, "fvs_conns") }))
+        Ok(Self { t: RcuHash::new(size as usize)?, key, mask: size - 1 })
     }
 
-    /// Locks the table from the packet path (softirq: bottom halves are already off).
-    pub(crate) fn lock(&self) -> kernel::sync::SpinLockGuard<'_, Inner> {
-        self.inner.lock()
+    fn bucket_of(&self, af: u16, protocol: u8, caddr: &InetAddr, cport: u16) -> usize {
+        let a = addr_of(af, caddr);
+        let h = conn_hash::hashkey(&self.key, protocol, &a, cport, &a, 0);
+        (h & self.mask) as usize
     }
 
-    /// Locks the table from process context.
-    pub(crate) fn with_bh<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        let _bh = crate::sys::bh::BhGuard::new();
-        let mut g = self.inner.lock();
-        f(&mut g)
+    /// The entry of a client flow (`ip_vs_conn_in_get`).
+    pub(crate) fn lookup<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
+        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        self.t.find(g, b, |c| c.key == *k)
+    }
+
+    /// The entry a reply belongs to (`ip_vs_conn_out_get`): from `saddr:sport` (the real
+    /// server for NAT, the virtual service for DR/TUN replies routed through the director) to
+    /// the client `daddr:dport`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn lookup_out<'g>(
+        &'g self,
+        g: &'g RcuGuard,
+        af: u16,
+        protocol: u8,
+        saddr: &InetAddr,
+        sport: u16,
+        daddr: &InetAddr,
+        dport: u16,
+    ) -> Option<&'g Conn> {
+        let b = self.bucket_of(af, protocol, daddr, dport);
+        self.t.find(g, b, |c| {
+            let k = &c.key;
+            if !(k.af == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr) {
+                return false;
+            }
+            let (a, p) = if c.is_masq() { (&c.daddr, c.dport) } else { (&k.vaddr, k.vport) };
+            p == sport && a == saddr
+        })
+    }
+
+    /// Adds a new connection and binds it to its dest, unless another CPU added the same flow
+    /// first: then that entry is returned and `c` is dropped. `Err` when out of memory.
+    /// Bottom halves must be off.
+    /// Returns the entry and whether it is the one just added.
+    pub(crate) fn insert<'g>(&'g self, g: &'g RcuGuard, c: Conn) -> Result<(&'g Conn, bool)> {
+        let k = c.key;
+        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        let mut added = false;
+        let e = self.t.insert_or_get(g, b, c, |x| x.key == k, |new| {
+            new.bind_dest();
+            added = true;
+        })?;
+        Ok((e, added))
+    }
+
+    /// Frees every entry for which `expired` holds, releasing its dest counters. Bottom halves
+    /// must be off.
+    pub(crate) fn remove_if(&self, mut expired: impl FnMut(&Conn) -> bool) -> usize {
+        let mut n = 0;
+        for i in 0..self.t.buckets() {
+            if let Some(mut b) = self.t.lock(i) {
+                n += b.remove_if(&mut expired, |c| c.unbind_dest());
+            }
+        }
+        n
+    }
+
+    /// Every entry, under RCU, until `f` returns false.
+    pub(crate) fn for_each(&self, g: &RcuGuard, f: impl FnMut(&Conn) -> bool) {
+        self.t.for_each(g, f)
     }
 }

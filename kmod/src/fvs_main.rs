@@ -66,12 +66,21 @@ impl kernel::Module for Fvs {
         sys::layout::check()?;
         hooks::init();
         ctl::genl::init_policies();
-        netns::register()?;
-        if let Err(e) = ctl::genl::register(THIS_MODULE.as_ptr()) {
-            netns::unregister();
+        conn::cache_init()?;
+        if let Err(e) = netns::register() {
+            conn::cache_exit();
             return Err(e);
         }
-        pr_info!("fvs loaded (connection table 2^{} buckets)\n", bits);
+        if let Err(e) = ctl::genl::register(THIS_MODULE.as_ptr()) {
+            netns::unregister();
+            conn::cache_exit();
+            return Err(e);
+        }
+        pr_info!(
+            "fvs loaded (connection table 2^{} buckets, {} bytes per connection)\n",
+            bits,
+            conn::entry_size()
+        );
         Ok(Fvs)
     }
 }
@@ -80,6 +89,8 @@ impl Drop for Fvs {
     fn drop(&mut self) {
         ctl::genl::unregister();
         netns::unregister();
+        // Every namespace's connections are unlinked; wait for their RCU frees.
+        conn::cache_exit();
         pr_info!("fvs unloaded\n");
     }
 }

@@ -368,3 +368,16 @@ void __percpu *fvs_alloc_percpu(size_t size, size_t align)
 {
 	return __alloc_percpu(size, align);
 }
+
+/* Slab caches (kmem_cache_create/alloc are macros). */
+#include <linux/slab.h>
+
+struct kmem_cache *fvs_kmem_cache_create(const char *name, unsigned int size)
+{
+	return kmem_cache_create(name, size, 0, SLAB_HWCACHE_ALIGN | SLAB_NO_MERGE, NULL);
+}
+
+void *fvs_kmem_cache_alloc_atomic(struct kmem_cache *cache)
+{
+	return kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
+}

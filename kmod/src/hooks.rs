@@ -30,22 +30,17 @@ const ICMP_DEST_UNREACH: u8 = 3;
 const ICMP_PORT_UNREACH: u8 = 3;
 const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
 
-/// UDP's single state index (`IP_VS_UDP_S_NORMAL`).
-const UDP_S_NORMAL: u8 = 0;
-
 /// Applies a state transition's effect on the dest counters (`set_tcp_state`).
-fn apply_counters(c: &mut Conn, ch: CounterChange) {
+fn apply_counters(c: &Conn, ch: CounterChange) {
     match ch {
         CounterChange::None => {}
         CounterChange::BecameActive => {
             c.dest.inactconns.fetch_sub(1, Relaxed);
             c.dest.activeconns.fetch_add(1, Relaxed);
-            c.flags &= !F_INACTIVE;
         }
         CounterChange::BecameInactive => {
             c.dest.activeconns.fetch_sub(1, Relaxed);
             c.dest.inactconns.fetch_add(1, Relaxed);
-            c.flags |= F_INACTIVE;
         }
     }
 }
@@ -98,7 +93,7 @@ fn v4(a: &InetAddr) -> [u8; 4] {
 
 fn target_of(c: &Conn) -> Target {
     Target {
-        flags: c.flags,
+        flags: c.flags(),
         protocol: c.key.protocol,
         caddr: v4(&c.key.caddr),
         cport: c.key.cport,
@@ -109,20 +104,25 @@ fn target_of(c: &Conn) -> Target {
     }
 }
 
-/// `ip_vs_set_state()` for one packet, then the new timeout.
-fn set_state(st: &NetState, c: &mut Conn, dir: Direction, tcp_flags: u8, now: u64) {
-    if c.key.protocol == IPPROTO_TCP {
-        let cur = tcp::STATES.get(c.state as usize).copied().unwrap_or(tcp::State::None);
-        let t = tcp::transition(cur, dir, tcp_flags, false, c.flags & NOOUTPUT != 0, c.flags & F_INACTIVE != 0);
-        c.state = t.state as u8;
-        if t.no_output {
-            c.flags |= NOOUTPUT;
-        } else {
-            c.flags &= !NOOUTPUT;
+/// `ip_vs_set_state()` for one packet, then the new timeout. `bound`: the entry already
+/// counts on its dest (a new one is bound when it is linked, with the flags set here).
+fn set_state(st: &NetState, c: &Conn, dir: Direction, tcp_flags: u8, now: u64, bound: bool) {
+    let mut change = CounterChange::None;
+    let (_, (state, _)) = c.update(|state, flags| {
+        if c.key.protocol != IPPROTO_TCP {
+            return (state, flags);
         }
-        apply_counters(c, t.counters);
+        let cur = tcp::STATES.get(state as usize).copied().unwrap_or(tcp::State::None);
+        let t = tcp::transition(cur, dir, tcp_flags, false, flags & NOOUTPUT != 0, flags & F_INACTIVE != 0);
+        change = t.counters;
+        let mut f = if t.no_output { flags | NOOUTPUT } else { flags & !NOOUTPUT };
+        f = if t.inactive { f | F_INACTIVE } else { f & !F_INACTIVE };
+        (t.state as u8, f)
+    });
+    if bound {
+        apply_counters(c, change);
     }
-    c.expires = now + state_timeout(st, c.key.protocol, c.state) as u64 * crate::sys::hz() as u64;
+    c.set_expires(now + state_timeout(st, c.key.protocol, state) as u64 * crate::sys::hz() as u64);
 }
 
 /// `ip_vs_in_stats()` / `ip_vs_out_stats()`: traffic of a connection whose real server is
@@ -150,15 +150,14 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     let len = skb.len();
     let now = jiffies();
 
-    let mut conns = st.conns.lock();
-    if let Some(c) = conns.lookup(&key) {
-        set_state(st, c, Direction::Input, p.tcp_flags, now);
+    let g = RcuGuard::new();
+    if let Some(c) = st.conns.lookup(&g, &key) {
+        set_state(st, c, Direction::Input, p.tcp_flags, now, true);
         count(st, c, len, false);
         return InDecision::Send(target_of(c));
     }
 
     // No connection yet: is this a packet to a virtual service that may start one?
-    let g = RcuGuard::new();
     let mark = skb.mark();
     let svc = (if mark != 0 {
         st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
@@ -178,30 +177,18 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         }
     }
     let Some(dest) = crate::sched::schedule(svc, &dests) else { return InDecision::Unreachable };
-    let dflags = dest.conf().conn_flags;
-    // ip_vs_bind_dest: a new entry counts where its flags say (INACTIVE or active).
-    if dflags & F_INACTIVE != 0 {
-        dest.inactconns.fetch_add(1, Relaxed);
-    } else {
-        dest.activeconns.fetch_add(1, Relaxed);
-    }
-    let Ok(mut c) = Conn::new(key, svc.clone(), dest.clone(), UDP_S_NORMAL, dflags, now) else {
-        // No memory: undo the binding and drop the packet, as ip_vs does.
-        if dflags & F_INACTIVE != 0 {
-            dest.inactconns.fetch_sub(1, Relaxed);
-        } else {
-            dest.activeconns.fetch_sub(1, Relaxed);
+    let c = Conn::new(key, svc.clone(), dest.clone(), dest.conf().conn_flags, now);
+    set_state(st, &c, Direction::Input, p.tcp_flags, now, false);
+    // Linked and bound to its dest; if another CPU linked the same flow first, that one wins
+    // and this packet follows it.
+    let Ok((c, added)) = st.conns.insert(&g, c) else { return InDecision::Unreachable };
+    if added {
+        for s in [&dest.stats, &svc.stats, &st.tot_stats] {
+            s.conn();
         }
-        return InDecision::Unreachable;
-    };
-    set_state(st, &mut c, Direction::Input, p.tcp_flags, now);
-    for s in [&dest.stats, &svc.stats, &st.tot_stats] {
-        s.conn();
     }
-    count(st, &c, len, false);
-    let t = target_of(&c);
-    conns.insert(c);
-    InDecision::Send(t)
+    count(st, c, len, false);
+    InDecision::Send(target_of(c))
 }
 
 /// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
@@ -231,12 +218,12 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
     let len = skb.len();
     let now = jiffies();
     let t = {
-        let mut conns = st.conns.lock();
-        let Some(c) = conns.lookup_out(AF_INET, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup_out(&g, AF_INET, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
             return Verdict::Accept;
         };
         count(st, c, len, true);
-        set_state(st, c, Direction::Output, p.tcp_flags, now);
+        set_state(st, c, Direction::Output, p.tcp_flags, now, true);
         target_of(c)
     };
     xmit::snat4(skb, p.ihl, &t)

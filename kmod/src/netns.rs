@@ -57,7 +57,6 @@ pub(crate) struct NetState {
     /// Serialises estimator samples (timer) with zeroing (control path).
     #[pin]
     pub(crate) est_lock: SpinLock<u64>,
-    #[pin]
     pub(crate) conns: ConnTable,
     /// Frees expired connections once a second.
     pub(crate) sweeper: Timer,
@@ -67,7 +66,7 @@ impl TimerOwner for NetState {
     fn timer_fired(&self) {
         let now = crate::sys::bh::jiffies();
         // Softirq context: bottom halves are already off.
-        self.conns.lock().remove_if(|c| c.expires <= now);
+        self.conns.remove_if(|c| c.expires() <= now);
         // Rate estimation every 2 seconds (the lock's value: when it last ran).
         {
             let mut last = self.est_lock.lock();
@@ -112,7 +111,7 @@ impl PernetState for NetState {
                 mixed_af_dests: AtomicU32::new(0),
                 tot_stats,
                 est_lock <- new_spinlock!(0, "fvs_est"),
-                conns <- conns,
+                conns,
                 sweeper: Timer::new(),
             }),
             GFP_KERNEL,
@@ -135,7 +134,10 @@ impl PernetState for NetState {
         ctl::proc::remove(net);
         state.sweeper.stop();
         // No packet, timer or reader can reach the connections any more: free them all.
-        state.conns.with_bh(|c| c.remove_if(|_| true));
+        {
+            let _bh = crate::sys::bh::BhGuard::new();
+            state.conns.remove_if(|_| true);
+        }
         // Nothing can reach the rules any more; unlink them so they are freed now.
         let g = state.ctl.lock();
         state.rules.flush(g.writer());

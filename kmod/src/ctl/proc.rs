@@ -72,8 +72,7 @@ impl ProcShow for Stats {
     }
 }
 
-/// /proc/net/fvs_conn: the connection table in the /proc/net/ip_vs_conn format. The table is
-/// filled by the packet path (data-plane issue); until then it lists no connections.
+/// /proc/net/fvs_conn: the connection table in the /proc/net/ip_vs_conn format.
 struct Conns;
 impl ProcShow for Conns {
     const NAME: &'static CStr = c"fvs_conn";
@@ -83,13 +82,14 @@ impl ProcShow for Conns {
         let now = crate::sys::bh::jiffies();
         let hz = crate::sys::hz() as u64;
         let mut res = Ok(());
-        st.conns.with_bh(|t| {
-            t.for_each(|c| {
+        let g = crate::sys::rcu::RcuGuard::new();
+        {
+            st.conns.for_each(&g, |c| {
                 let k = &c.key;
                 let state = if k.protocol == 17 {
-                    proto::udp::name_of(c.state as usize)
+                    proto::udp::name_of(c.state() as usize)
                 } else {
-                    proto::tcp::name_of(c.state as usize)
+                    proto::tcp::name_of(c.state() as usize)
                 };
                 res = procfmt::write_conn(
                     w,
@@ -102,12 +102,12 @@ impl ProcShow for Conns {
                         daddr: addr(c.dest.af, &c.daddr),
                         dport: c.dport,
                         state,
-                        expires: (c.expires.saturating_sub(now) / hz) as u32,
+                        expires: (c.expires().saturating_sub(now) / hz) as u32,
                     },
                 );
                 res.is_ok()
             })
-        });
+        }
         res
     }
 }

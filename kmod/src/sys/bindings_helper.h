@@ -124,3 +124,7 @@ void fvs_percpu_u64_add(void *base, unsigned int idx, u64 v);
 u64 fvs_percpu_u64_read(void *base, int cpu, unsigned int idx);
 int fvs_next_possible_cpu(int prev);
 void *fvs_alloc_percpu(size_t size, size_t align);
+
+/* Slab caches and RCU callbacks (src/helpers.c). */
+struct kmem_cache *fvs_kmem_cache_create(const char *name, unsigned int size);
+void *fvs_kmem_cache_alloc_atomic(struct kmem_cache *cache);
