@@ -10,7 +10,7 @@ use crate::corelib::proto::{tcp, CounterChange, Direction};
 use crate::corelib::sched::Addr;
 use crate::netns::NetState;
 use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET};
-use crate::xmit::{self, Target, IPPROTO_TCP, IPPROTO_UDP};
+use crate::xmit::{self, IcmpLayout, Target, IPPROTO_TCP, IPPROTO_UDP};
 use crate::sys::bh::jiffies;
 use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb, Verdict};
 use crate::sys::net::NetRef;
@@ -19,16 +19,14 @@ use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-/// ip_vs schedules new connections at LOCAL_IN with priority NF_IP_PRI_NAT_SRC - 1 (99) and
-/// handles replies at FORWARD priority 100.
-const PRI_LOCAL_IN: i32 = 100 - 1;
-const PRI_FORWARD: i32 = 100;
 
 const TH_SYN: u8 = 0x02;
 const TH_RST: u8 = 0x04;
 const ICMP_DEST_UNREACH: u8 = 3;
 const ICMP_PORT_UNREACH: u8 = 3;
 const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
+const MASQ: u32 = crate::uapi::conn_flags::MASQ;
+const IPPROTO_ICMP: u8 = 1;
 
 /// Applies a state transition's effect on the dest counters (`set_tcp_state`).
 fn apply_counters(c: &Conn, ch: CounterChange) {
@@ -95,8 +93,6 @@ fn target_of(c: &Conn) -> Target {
     Target {
         flags: c.flags(),
         protocol: c.key.protocol,
-        caddr: v4(&c.key.caddr),
-        cport: c.key.cport,
         vaddr: v4(&c.key.vaddr),
         vport: c.key.vport,
         daddr: v4(&c.daddr),
@@ -191,12 +187,94 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     InDecision::Send(target_of(c))
 }
 
+/// An ICMP error about a TCP/UDP packet: its layout and the embedded packet's addresses.
+struct IcmpPkt {
+    l: IcmpLayout,
+    protocol: u8,
+    saddr: InetAddr,
+    sport: u16,
+    daddr: InetAddr,
+    dport: u16,
+}
+
+/// Parses an ICMP error (DEST_UNREACH, SOURCE_QUENCH, TIME_EXCEEDED) that embeds the start of
+/// a TCP or UDP packet (first fragment), as `ip_vs_in_icmp` / `ip_vs_out_icmp` accept them.
+fn parse_icmp4(skb: &Skb) -> Option<IcmpPkt> {
+    let mut buf = [0u8; 128];
+    let h = skb.headers(&mut buf);
+    let ip = parse::parse_ip(h, 0, false).ok()?;
+    if ip.protocol != IPPROTO_ICMP || ip.fragment {
+        return None;
+    }
+    let e = parse::parse_icmp_error(h, ip.len, false)?;
+    let inner = parse::parse_ipv4(h, e.icmp.inner).ok()?;
+    if inner.frag_off != 0 || !(inner.protocol == IPPROTO_TCP || inner.protocol == IPPROTO_UDP) {
+        return None;
+    }
+    let (sport, dport) = e.inner_ports?;
+    let mut saddr = [0u8; 16];
+    saddr[..4].copy_from_slice(&inner.saddr);
+    let mut daddr = [0u8; 16];
+    daddr[..4].copy_from_slice(&inner.daddr);
+    Some(IcmpPkt {
+        l: IcmpLayout { ihl: ip.len, cihl: inner.hdr_len, has_ports: true },
+        protocol: inner.protocol,
+        saddr,
+        sport,
+        daddr,
+        dport,
+    })
+}
+
+/// `ip_vs_in_icmp`: an ICMP error from the client side about a reply of a connection (the
+/// embedded packet goes from the virtual service to the client) is relayed to the real server.
+fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
+    let Some(p) = parse_icmp4(skb) else { return Verdict::Accept };
+    // The embedded headers contain source and destination in reverse order.
+    let key = ConnKey { af: AF_INET, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
+        let t = target_of(c);
+        if t.method() == MASQ && !xmit::icmp_csum_ok(skb, p.l.ihl) {
+            return Verdict::Drop;
+        }
+        count(st, c, skb.len(), false);
+        t
+    };
+    xmit::icmp_xmit4(net, skb, &p.l, &t)
+}
+
+/// `ip_vs_out_icmp`: an ICMP error from a real server about a packet of a connection (the
+/// embedded packet goes from the client to the real server) goes back to the client.
+fn out_icmp4(st: &NetState, skb: &mut Skb) -> Verdict {
+    let Some(p) = parse_icmp4(skb) else { return Verdict::Accept };
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup_out(&g, AF_INET, p.protocol, &p.daddr, p.dport, &p.saddr, p.sport) else {
+            return Verdict::Accept;
+        };
+        count(st, c, skb.len(), true);
+        target_of(c)
+    };
+    xmit::icmp_response4(skb, &p.l, &t)
+}
+
+fn is_icmp4(skb: &Skb) -> bool {
+    let mut buf = [0u8; 20];
+    let h = skb.headers(&mut buf);
+    h.len() >= 20 && h[0] >> 4 == 4 && h[9] == IPPROTO_ICMP
+}
+
 /// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
 fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    if is_icmp4(skb) {
+        return in_icmp4(net, st, skb);
+    }
     let Some(p) = parse4(skb) else { return Verdict::Accept };
     match in_decide(st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
@@ -214,6 +292,9 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    if is_icmp4(skb) {
+        return out_icmp4(st, skb);
+    }
     let Some(p) = parse4(skb) else { return Verdict::Accept };
     let len = skb.len();
     let now = jiffies();
@@ -229,48 +310,71 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
     xmit::snat4(skb, p.ihl, &t)
 }
 
+fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict {
+    match state.net() {
+        Some(net) => f(net),
+        None => Verdict::Accept,
+    }
+}
+
+/// `ip_vs_in_hook`: requests from clients (LOCAL_IN) and from local processes (LOCAL_OUT).
 struct InHook;
 impl Hook for InHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
-        match state.net() {
-            Some(net) => in4(net, skb),
-            None => Verdict::Accept,
-        }
+        with_net(state, |net| in4(net, skb))
     }
 }
 
-struct In6Hook;
-impl Hook for In6Hook {
-    fn hook(_skb: &mut Skb, _state: &HookState<'_>) -> Verdict {
-        Verdict::Accept
-    }
-}
-
+/// `ip_vs_out_hook`: replies of real servers, routed through (FORWARD), to local clients
+/// (LOCAL_IN) or from local real servers (LOCAL_OUT).
 struct ReplyHook;
 impl Hook for ReplyHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
-        match state.net() {
-            Some(net) => out4(net, skb),
-            None => Verdict::Accept,
-        }
+        with_net(state, |net| out4(net, skb))
     }
 }
 
-struct Reply6Hook;
-impl Hook for Reply6Hook {
+/// `ip_vs_forward_icmp`: ICMP errors about connections whose virtual address is not local
+/// (e.g. firewall-mark services) pass FORWARD instead of LOCAL_IN.
+struct ForwardIcmpHook;
+impl Hook for ForwardIcmpHook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        with_net(state, |net| {
+            if skb.ipvs_property() || !is_icmp4(skb) {
+                return Verdict::Accept;
+            }
+            match NetState::of(net) {
+                Some(st) => in_icmp4(net, st, skb),
+                None => Verdict::Accept,
+            }
+        })
+    }
+}
+
+struct Pass6Hook;
+impl Hook for Pass6Hook {
     fn hook(_skb: &mut Skb, _state: &HookState<'_>) -> Verdict {
         Verdict::Accept
     }
 }
 
-static HOOKS: HookSet<4> = HookSet::new();
+static HOOKS: HookSet<8> = HookSet::new();
+
+/// ip_vs's priorities: NF_IP_PRI_NAT_SRC - 2/-1 at LOCAL_IN, NF_IP_PRI_NAT_DST + 1/+2 at
+/// LOCAL_OUT, 99/100 at FORWARD.
+const NAT_SRC: i32 = 100;
+const NAT_DST: i32 = -100;
 
 pub(crate) fn init() {
     HOOKS.init(&[
-        HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalIn, PRI_LOCAL_IN),
-        HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::Forward, PRI_FORWARD),
-        HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalIn, PRI_LOCAL_IN),
-        HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::Forward, PRI_FORWARD),
+        HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::LocalIn, NAT_SRC - 2),
+        HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalIn, NAT_SRC - 1),
+        HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::LocalOut, NAT_DST + 1),
+        HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalOut, NAT_DST + 2),
+        HookSpec::new::<ForwardIcmpHook>(Family::Ipv4, HookPoint::Forward, 99),
+        HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::Forward, 100),
+        HookSpec::new::<Pass6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 1),
+        HookSpec::new::<Pass6Hook>(Family::Ipv6, HookPoint::Forward, 100),
     ]);
 }
 

@@ -27,8 +27,6 @@ const IP_DF: u16 = 0x4000;
 pub(crate) struct Target {
     pub(crate) flags: u32,
     pub(crate) protocol: u8,
-    pub(crate) caddr: [u8; 4],
-    pub(crate) cport: u16,
     pub(crate) vaddr: [u8; 4],
     pub(crate) vport: u16,
     pub(crate) daddr: [u8; 4],
@@ -341,6 +339,132 @@ pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
         }
         if !mangle4(skb, ihl, t.protocol, false, t) {
             return tx_error(skb);
+        }
+    }
+    skb.prepare_send(false);
+    Verdict::Accept
+}
+
+/// Where the parts of an ICMP error about a connection sit in the packet.
+#[derive(Clone, Copy)]
+pub(crate) struct IcmpLayout {
+    /// Outer IP header length (the ICMP header starts here).
+    pub(crate) ihl: usize,
+    /// Inner (embedded) IP header length; it starts at `ihl + 8`.
+    pub(crate) cihl: usize,
+    /// The embedded packet carries TCP/UDP ports right after its header.
+    pub(crate) has_ports: bool,
+}
+
+impl IcmpLayout {
+    fn inner(&self) -> usize {
+        self.ihl + 8
+    }
+
+    /// Bytes that must be writable to rewrite it.
+    fn wlen(&self) -> usize {
+        self.inner() + self.cihl + if self.has_ports { 4 } else { 0 }
+    }
+}
+
+/// The ICMP checksum over everything from the ICMP header verifies (`ip_vs_checksum_common_check`).
+pub(crate) fn icmp_csum_ok(skb: &Skb, ihl: usize) -> bool {
+    let k = skb.checksum(ihl as u32, skb.len() - ihl as u32);
+    csum::fold16(k) == 0xffff
+}
+
+/// `ip_vs_nat_icmp()`: rewrites an ICMP error about a NAT connection. `inout` (true: from the
+/// real server to the client, FORWARD): outer source and embedded destination become the
+/// virtual service; false (from the client side, LOCAL_IN): outer destination and embedded
+/// source become the real server. Needs `l.wlen()` writable bytes.
+fn nat_icmp(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
+    let len = skb.len();
+    let ci = l.inner();
+    {
+        let Some(h) = skb.linear_mut(l.wlen()) else { return false };
+        // The embedded header length may only be trusted once it is in the linear area.
+        if usize::from(h[ci] & 0x0f) * 4 != l.cihl {
+            return false;
+        }
+        if inout {
+            h[12..16].copy_from_slice(&t.vaddr);
+            h[ci + 16..ci + 20].copy_from_slice(&t.vaddr);
+        } else {
+            h[16..20].copy_from_slice(&t.daddr);
+            h[ci + 12..ci + 16].copy_from_slice(&t.daddr);
+        }
+        ip_send_check(h, l.ihl);
+        let cih = l.cihl;
+        ip_send_check(&mut h[ci..], cih);
+        if l.has_ports {
+            let po = ci + l.cihl;
+            if inout {
+                put16(h, po + 2, t.vport);
+            } else {
+                put16(h, po, t.dport);
+            }
+        }
+        put16(h, l.ihl + 2, 0);
+    }
+    let k = skb.checksum(l.ihl as u32, len - l.ihl as u32);
+    let c = csum::csum_fold(u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32);
+    if let Some(h) = skb.linear_mut(l.ihl + 4) {
+        put16(h, l.ihl + 2, c);
+    }
+    skb.set_csum_unnecessary();
+    true
+}
+
+/// `ip_vs_icmp_xmit()`: an ICMP error from the client side about a connection goes to its real
+/// server; for NAT rewritten so the real server sees it about its own packet.
+pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+    if t.method() != conn_flags::MASQ {
+        return xmit4(net, skb, l.ihl, t);
+    }
+    let (out, rt) = get_out_rt(net, skb, t.daddr, false, 0);
+    let local = match out {
+        Out::Gone => return Verdict::Stolen,
+        Out::Local => {
+            if t.daddr[0] == 127 && skb.rt_is_input() {
+                return tx_error(skb);
+            }
+            drop(rt);
+            true
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            let hh = rt.hard_header_len();
+            skb.set_route(rt);
+            if skb.cow(hh).is_err() {
+                return tx_error(skb);
+            }
+            false
+        }
+    };
+    if skb.ensure_writable(l.wlen() as u32).is_err() {
+        return tx_error(skb);
+    }
+    if !nat_icmp(skb, l, false, t) {
+        return tx_error(skb);
+    }
+    skb.set_ignore_df();
+    skb.prepare_send(!local);
+    if local {
+        return Verdict::Accept;
+    }
+    skb.send_local_out(net);
+    Verdict::Stolen
+}
+
+/// `handle_response_icmp()`: an ICMP error from a NAT real server about a connection is
+/// rewritten to come from the virtual service and continues to the client.
+pub(crate) fn icmp_response4(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+    if t.method() == conn_flags::MASQ {
+        if !icmp_csum_ok(skb, l.ihl) {
+            return Verdict::Drop;
+        }
+        if skb.ensure_writable(l.wlen() as u32).is_err() || !nat_icmp(skb, l, true, t) {
+            return Verdict::Drop;
         }
     }
     skb.prepare_send(false);
