@@ -381,3 +381,22 @@ void *fvs_kmem_cache_alloc_atomic(struct kmem_cache *cache)
 {
 	return kmem_cache_alloc(cache, GFP_ATOMIC | __GFP_NOWARN);
 }
+
+/* Strip `len` bytes in front of an embedded IP header of `hlen` bytes and make it the packet's
+ * network header (ip_vs_in_icmp's tunnel case). False if the packet is too short. */
+bool fvs_skb_pull_to_network(struct sk_buff *skb, unsigned int len, unsigned int hlen)
+{
+	if (!pskb_pull(skb, len))
+		return false;
+	skb_reset_network_header(skb);
+	memset(&(IPCB(skb)->opt), 0, sizeof(IPCB(skb)->opt));
+	if (!pskb_may_pull(skb, hlen))
+		return false;
+	skb_set_transport_header(skb, hlen);
+	return true;
+}
+
+void fvs_consume_skb(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}

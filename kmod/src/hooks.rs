@@ -27,6 +27,8 @@ const ICMP_PORT_UNREACH: u8 = 3;
 const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
 const MASQ: u32 = crate::uapi::conn_flags::MASQ;
 const IPPROTO_ICMP: u8 = 1;
+const IPPROTO_IPIP: u8 = 4;
+const ICMP_FRAG_NEEDED: u8 = 4;
 
 /// Applies a state transition's effect on the dest counters (`set_tcp_state`).
 fn apply_counters(c: &Conn, ch: CounterChange) {
@@ -226,9 +228,103 @@ fn parse_icmp4(skb: &Skb) -> Option<IcmpPkt> {
     })
 }
 
+/// A real server reached by an IPIP tunnel at `addr` (`ip_vs_find_tunnel`).
+fn is_ipip_dest(st: &NetState, g: &RcuGuard, addr: &[u8; 4]) -> bool {
+    st.rules.iter(g).any(|s| {
+        s.dests.iter(g).any(|d| {
+            let c = d.conf();
+            d.af == AF_INET
+                && d.addr[..4] == addr[..]
+                && c.conn_flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::TUNNEL
+                && c.tun_type == crate::uapi::tun_type::IPIP
+        })
+    })
+}
+
+/// `ip_vs_in_icmp`, tunnel case: an ICMP error addressed to the director about one of its IPIP
+/// packets (e.g. frag-needed from a router on the way to the real server). The director learns
+/// the path MTU and tells the client, from the virtual address, about its own request.
+fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict> {
+    let mut buf = [0u8; 192];
+    let h = skb.headers(&mut buf);
+    let ip = parse::parse_ip(h, 0, false).ok()?;
+    let e = parse::parse_icmp(h, ip.len, false)?;
+    if !e.is_error {
+        return None;
+    }
+    let tun = parse::parse_ipv4(h, e.inner).ok()?;
+    if tun.protocol != IPPROTO_IPIP || tun.frag_off != 0 {
+        return None;
+    }
+    let orig_off = e.inner + tun.hdr_len;
+    let orig = parse::parse_ipv4(h, orig_off).ok()?;
+    if orig.frag_off != 0 || !(orig.protocol == IPPROTO_TCP || orig.protocol == IPPROTO_UDP) {
+        return None;
+    }
+    let (sport, dport) = parse::parse_ports(h, orig_off + orig.hdr_len)?;
+    let info_mtu = u16::from_be_bytes([h[ip.len + 6], h[ip.len + 7]]) as u32;
+    let gateway = u32::from_be_bytes([h[ip.len + 4], h[ip.len + 5], h[ip.len + 6], h[ip.len + 7]]);
+    let (typ, code) = (e.icmp_type, e.code);
+    let hlen_ipip = tun.hdr_len;
+    let hlen_orig = orig.hdr_len;
+    let g = RcuGuard::new();
+    if !is_ipip_dest(st, &g, &tun.daddr) {
+        return None;
+    }
+    let mut caddr = [0u8; 16];
+    caddr[..4].copy_from_slice(&orig.saddr);
+    let mut vaddr = [0u8; 16];
+    vaddr[..4].copy_from_slice(&orig.daddr);
+    // For a tunnel the embedded packet is the request itself, not a reply.
+    let key = ConnKey { af: AF_INET, protocol: orig.protocol, caddr, cport: sport, vaddr, vport: dport };
+    let c = st.conns.lookup(&g, &key)?;
+    if !xmit::icmp_csum_ok(skb, ip.len) {
+        return Some(Verdict::Drop);
+    }
+    let mut info = gateway;
+    if typ == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED {
+        // Strip the outer IP and ICMP headers: the IPIP header becomes the network header.
+        if !skb.pull_to_network((ip.len + 8) as u32, hlen_ipip as u32) {
+            skb.consume();
+            return Some(Verdict::Stolen);
+        }
+        skb.update_pmtu4(net, info_mtu);
+        if !orig.dont_frag {
+            skb.consume();
+            return Some(Verdict::Stolen);
+        }
+        // Prefer the path MTU the route now has.
+        let mut mtu = info_mtu;
+        if let Some(rt) = crate::sys::skb::Route::output4(net, tun.daddr, false) {
+            mtu = rt.mtu();
+        }
+        if mtu > 68 + hlen_ipip as u32 {
+            mtu -= hlen_ipip as u32;
+        }
+        info = mtu;
+        if !skb.pull_to_network(hlen_ipip as u32, hlen_orig as u32) {
+            skb.consume();
+            return Some(Verdict::Stolen);
+        }
+    } else if !skb.pull_to_network((ip.len + 8 + hlen_ipip) as u32, hlen_orig as u32) {
+        skb.consume();
+        return Some(Verdict::Stolen);
+    }
+    skb.icmp_send(typ, code, info);
+    count(st, c, skb.len(), true);
+    skb.consume();
+    Some(Verdict::Stolen)
+}
+
 /// `ip_vs_in_icmp`: an ICMP error from the client side about a reply of a connection (the
 /// embedded packet goes from the virtual service to the client) is relayed to the real server.
-fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
+fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
+    // Errors about our own tunnel packets are addressed to the director (LOCAL_IN).
+    if local {
+        if let Some(v) = in_icmp_tunnel4(net, st, skb) {
+            return v;
+        }
+    }
     let Some(p) = parse_icmp4(skb) else { return Verdict::Accept };
     // The embedded headers contain source and destination in reverse order.
     let key = ConnKey { af: AF_INET, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
@@ -273,7 +369,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     if is_icmp4(skb) {
-        return in_icmp4(net, st, skb);
+        return in_icmp4(net, st, skb, true);
     }
     let Some(p) = parse4(skb) else { return Verdict::Accept };
     match in_decide(st, skb, &p) {
@@ -344,7 +440,7 @@ impl Hook for ForwardIcmpHook {
                 return Verdict::Accept;
             }
             match NetState::of(net) {
-                Some(st) => in_icmp4(net, st, skb),
+                Some(st) => in_icmp4(net, st, skb, false),
                 None => Verdict::Accept,
             }
         })

@@ -114,6 +114,8 @@ void fvs_dst_link_failure(struct sk_buff *skb);
 void fvs_skb_tunnel_inner(struct sk_buff *skb, u8 inner_proto);
 unsigned char *fvs_skb_push_network_header(struct sk_buff *skb, unsigned int len);
 void fvs_ip_select_ident(struct net *net, struct sk_buff *skb);
+bool fvs_skb_pull_to_network(struct sk_buff *skb, unsigned int len, unsigned int hlen);
+void fvs_consume_skb(struct sk_buff *skb);
 #include <net/ip_tunnels.h>
 #include <net/gso.h>
 const unsigned int FVS_RTCF_LOCAL = RTCF_LOCAL;

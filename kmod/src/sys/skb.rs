@@ -268,3 +268,29 @@ impl Skb {
         }
     }
 }
+
+impl Skb {
+    /// Drops `len` bytes in front of an embedded IP header of `hlen` bytes, which becomes the
+    /// packet's network header. False if the packet is too short (it stays ours either way).
+    pub(crate) fn pull_to_network(&mut self, len: u32, hlen: u32) -> bool {
+        // SAFETY: valid skb; the helper checks lengths (pskb_pull / pskb_may_pull).
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_pull_to_network(p, len, hlen) })
+    }
+
+    /// `ipv4_update_pmtu()`: learn `mtu` for the path of the packet's (IPv4) header.
+    pub(crate) fn update_pmtu4(&mut self, net: NetRef, mtu: u32) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb whose network header is a complete IPv4 header.
+            unsafe { b::ipv4_update_pmtu(p, net.as_ptr(), mtu, 0, 0) }
+        }
+    }
+
+    /// Frees a packet that was dealt with (not dropped as an error).
+    pub(crate) fn consume(&mut self) {
+        if let Some(p) = self.ptr() {
+            self.1 = true;
+            // SAFETY: we own the skb; after this it is consumed.
+            unsafe { b::fvs_consume_skb(p) }
+        }
+    }
+}
