@@ -224,6 +224,21 @@ impl ConnTable {
         n
     }
 
+    pub(crate) fn buckets(&self) -> usize {
+        self.t.buckets()
+    }
+
+    /// As `remove_if` for buckets `start .. start + n` only (the sweeper's slice of a tick).
+    pub(crate) fn remove_if_in(&self, start: usize, n: usize, mut expired: impl FnMut(&Conn) -> bool) -> usize {
+        let mut gone = 0;
+        for i in start..(start + n).min(self.t.buckets()) {
+            if let Some(mut b) = self.t.lock(i) {
+                gone += b.remove_if(&mut expired, |c| c.unbind_dest());
+            }
+        }
+        gone
+    }
+
     /// Every entry, under RCU, until `f` returns false.
     pub(crate) fn for_each(&self, g: &RcuGuard, f: impl FnMut(&Conn) -> bool) {
         self.t.for_each(g, f)

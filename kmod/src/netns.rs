@@ -9,7 +9,7 @@ use crate::sys::rcu::WriteLock;
 use crate::uapi;
 use crate::{ctl, hooks};
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 use kernel::alloc::KBox;
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, SpinLock};
@@ -58,15 +58,23 @@ pub(crate) struct NetState {
     #[pin]
     pub(crate) est_lock: SpinLock<u64>,
     pub(crate) conns: ConnTable,
-    /// Frees expired connections once a second.
+    /// Frees expired connections (a slice of the table per tick) and samples the rates.
     pub(crate) sweeper: Timer,
+    /// The next bucket the sweeper looks at.
+    sweep_pos: AtomicUsize,
 }
 
 impl TimerOwner for NetState {
     fn timer_fired(&self) {
         let now = crate::sys::bh::jiffies();
         // Softirq context: bottom halves are already off.
-        self.conns.remove_if(|c| c.expires() <= now);
+        // One slice of the buckets per tick: every bucket once a second, and no tick walks the
+        // whole table.
+        let n = self.conns.buckets();
+        let per = n.div_ceil(SWEEP_SLICES);
+        let start = self.sweep_pos.load(Relaxed);
+        self.conns.remove_if_in(start, per, |c| c.expires() <= now);
+        self.sweep_pos.store(if start + per >= n { 0 } else { start + per }, Relaxed);
         // Rate estimation every 2 seconds (the lock's value: when it last ran).
         {
             let mut last = self.est_lock.lock();
@@ -83,11 +91,18 @@ impl TimerOwner for NetState {
                 self.tot_stats.estimate();
             }
         }
-        self.sweeper.rearm(crate::sys::hz() as u64);
+        self.sweeper.rearm(sweep_tick());
     }
 }
 
 static PERNET: Pernet<NetState> = Pernet::new();
+
+/// The sweeper visits every bucket once a second in this many ticks.
+const SWEEP_SLICES: usize = 8;
+
+fn sweep_tick() -> u64 {
+    (crate::sys::hz() as u64 / SWEEP_SLICES as u64).max(1)
+}
 
 impl PernetState for NetState {
     fn pernet() -> &'static Pernet<Self> {
@@ -113,10 +128,11 @@ impl PernetState for NetState {
                 est_lock <- new_spinlock!(0, "fvs_est"),
                 conns,
                 sweeper: Timer::new(),
+                sweep_pos: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
         )?;
-        state.sweeper.start(&*state, crate::sys::hz() as u64);
+        state.sweeper.start(&*state, sweep_tick());
         if let Err(e) = ctl::proc::create(net) {
             state.sweeper.stop();
             return Err(e);
