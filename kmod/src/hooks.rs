@@ -174,7 +174,13 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
             return InDecision::Pass;
         }
     }
-    let Some(dest) = crate::sched::schedule(svc, &dests) else { return InDecision::Unreachable };
+    let pkt = crate::corelib::sched::Packet {
+        saddr: Addr::V4(v4(&p.saddr)),
+        daddr: Addr::V4(v4(&p.daddr)),
+        ports: Some((p.sport, p.dport)),
+        inverse: false,
+    };
+    let Some(dest) = crate::sched::schedule(svc, &dests, &pkt) else { return InDecision::Unreachable };
     let c = Conn::new(key, svc.clone(), dest.clone(), dest.conf().conn_flags, now);
     set_state(st, &c, Direction::Input, p.tcp_flags, now, false);
     // Linked and bound to its dest; if another CPU linked the same flow first, that one wins

@@ -272,6 +272,8 @@ pub(crate) struct Dest {
     tun_type: AtomicU8,
     tun_port: AtomicU16,
     tun_flags: AtomicU16,
+    /// The latest non-zero weight (mh keeps a drained server's table slots).
+    pub(crate) last_weight: AtomicI32,
     pub(crate) activeconns: AtomicI32,
     pub(crate) inactconns: AtomicI32,
     pub(crate) persistconns: AtomicI32,
@@ -296,6 +298,7 @@ impl Dest {
                 tun_type: AtomicU8::new(0),
                 tun_port: AtomicU16::new(0),
                 tun_flags: AtomicU16::new(0),
+                last_weight: AtomicI32::new(0),
                 activeconns: AtomicI32::new(0),
                 inactconns: AtomicI32::new(0),
                 persistconns: AtomicI32::new(0),
@@ -327,6 +330,9 @@ impl Dest {
         self.u_threshold.store(c.u_threshold, Relaxed);
         self.l_threshold.store(c.l_threshold, Relaxed);
         self.weight.store(c.weight, Relaxed);
+        if c.weight > 0 {
+            self.last_weight.store(c.weight, Relaxed);
+        }
         self.conn_flags.store(c.conn_flags, Relaxed);
     }
 }
