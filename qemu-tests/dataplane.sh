@@ -279,3 +279,146 @@ dp_forward_test() {
         assert_eq "rs1=1 rs2=1 rs3=1" "$(dp_count_names 3 <<<"$out")" "rr over 3 connections to VIP:8080"
     fi
 }
+
+# ICMP tools for the ICMP/PMTU tests (qemu-tests/tests/4N-*.sh), on raw sockets. Modes:
+#   listen SECONDS  prints "ready", then one line per ICMP error (types 3, 4, 11, 12) received,
+#       until SECONDS have passed:
+#         icmp TYPE/CODE mtu=MTU OUTER-SRC>OUTER-DST inner=PROTO SRC:SPORT>DST:DPORT
+#       (mtu: the next-hop MTU of a frag-needed, else 0; an IPIP inner packet shows as
+#       "inner=ipip SRC>DST PROTO SRC:SPORT>DST:DPORT").
+#   send DST TYPE CODE MTU INNER...  sends one ICMP error to DST (the kernel picks the source)
+#       quoting the packet INNER, given as
+#         tcp SRC SPORT DST DPORT SEQ  |  udp SRC SPORT DST DPORT  |  ipip SRC DST INNER...
+#       (IPv4 headers with DF set and valid checksums, 1400 bytes long for the innermost, and
+#       the first 8 bytes of the TCP/UDP header).
+#   tcpseq FROM FPORT LPORT SECONDS  prints "ready", then for every TCP segment received from
+#       FROM (source port FPORT, to local port LPORT; 0 = any) "SPORT DPORT NEXT-SEQ" (its
+#       sequence number plus its length): once the sender is idle, the last line's NEXT-SEQ is
+#       its snd_nxt, the sequence number an ICMP error about its next packet must quote to be
+#       accepted by its TCP (tcp_v4_err checks snd_una <= seq <= snd_nxt).
+DP_ICMP_PY='
+import socket, struct, sys, time
+PNAME = {1: "icmp", 4: "ipip", 6: "tcp", 17: "udp"}
+PNUM = {"tcp": 6, "udp": 17, "ipip": 4}
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+def a(s):
+    return socket.inet_aton(s)
+def n(b):
+    return socket.inet_ntoa(b)
+def describe(b):
+    if len(b) < 20:
+        return "short"
+    ihl = (b[0] & 15) * 4
+    p, s, d, l4 = b[9], n(b[12:16]), n(b[16:20]), b[ihl:]
+    if p in (6, 17) and len(l4) >= 4:
+        sp, dp = struct.unpack("!HH", l4[:4])
+        return "%s %s:%d>%s:%d" % (PNAME[p], s, sp, d, dp)
+    if p == 4:
+        return "ipip %s>%s %s" % (s, d, describe(l4))
+    return "%s %s>%s" % (PNAME.get(p, str(p)), s, d)
+def iphdr(proto, src, dst, tot):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, tot, 0, 0x4000, 64, proto, 0, a(src), a(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:]
+def build(v, tot=1400):
+    kind = v[0]
+    if kind == "ipip":
+        return iphdr(4, v[1], v[2], tot + 20) + build(v[3:], tot)
+    if kind == "tcp":
+        l4 = struct.pack("!HHI", int(v[2]), int(v[4]), int(v[5]) & 0xFFFFFFFF)
+    elif kind == "udp":
+        l4 = struct.pack("!HHHH", int(v[2]), int(v[4]), tot - 20, 0)
+    else:
+        sys.exit("unknown inner packet " + kind)
+    return iphdr(PNUM[kind], v[1], v[3], tot) + l4
+mode = sys.argv[1]
+if mode == "listen":
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    print("ready", flush=True)
+    end = time.time() + float(sys.argv[2])
+    while time.time() < end:
+        r.settimeout(max(end - time.time(), 0.01))
+        try:
+            pkt = r.recv(65535)
+        except socket.timeout:
+            break
+        ihl = (pkt[0] & 15) * 4
+        t, c = pkt[ihl], pkt[ihl + 1]
+        if t not in (3, 4, 11, 12):
+            continue
+        mtu = struct.unpack("!H", pkt[ihl + 6:ihl + 8])[0] if (t, c) == (3, 4) else 0
+        print("icmp %d/%d mtu=%d %s>%s inner=%s" % (t, c, mtu, n(pkt[12:16]), n(pkt[16:20]),
+              describe(pkt[ihl + 8:])), flush=True)
+elif mode == "send":
+    dst, t, c, mtu = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    body = build(sys.argv[6:])
+    rest = struct.pack("!HH", 0, mtu)
+    m = struct.pack("!BBH", t, c, 0) + rest + body
+    m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.sendto(m, (dst, 0))
+elif mode == "tcpseq":
+    frm, fport, lport = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    print("ready", flush=True)
+    end = time.time() + float(sys.argv[5])
+    while time.time() < end:
+        r.settimeout(max(end - time.time(), 0.01))
+        try:
+            pkt = r.recv(65535)
+        except socket.timeout:
+            break
+        ihl = (pkt[0] & 15) * 4
+        if n(pkt[12:16]) != frm:
+            continue
+        sp, dp, seq = struct.unpack("!HHI", pkt[ihl:ihl + 8])
+        if (fport and sp != fport) or (lport and dp != lport):
+            continue
+        doff, flags = (pkt[ihl + 12] >> 4) * 4, pkt[ihl + 13]
+        tot = struct.unpack("!H", pkt[2:4])[0]
+        ln = tot - ihl - doff + (flags & 1) + (flags >> 1 & 1)
+        print(sp, dp, (seq + ln) & 0xFFFFFFFF, flush=True)
+else:
+    sys.exit("unknown mode " + mode)
+'
+# dp_icmp NS MODE ARGS...: DP_ICMP_PY in NS, in the foreground.
+dp_icmp() { local ns=$1; shift; ip netns exec "$ns" python3 -c "$DP_ICMP_PY" "$@"; }
+# dp_icmp_bg NS FILE MODE ARGS...: DP_ICMP_PY (listen or tcpseq) in NS in the background, its
+# output in FILE; returns once it is ready (its raw socket open).
+dp_icmp_bg() {
+    local ns=$1 f=$2 i
+    shift 2
+    rm -f "$f"
+    dp_bg "$ns" python3 -c "$DP_ICMP_PY" "$@" > "$f"
+    for i in $(seq 1 200); do grep -q '^ready' "$f" 2>/dev/null && return 0; sleep 0.1; done
+    fail "dp_icmp $* in $ns did not start"
+}
+# dp_wait_line FILE ERE [SECONDS]: waits (default 5 s) until a line of FILE matches ERE.
+dp_wait_line() {
+    local f=$1 re=$2 i
+    for i in $(seq 1 $((${3:-5} * 10))); do grep -qE "$re" "$f" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+# dp_pmtu NS DST: the MTU that NS's route cache holds for DST (a PMTU exception), or "none".
+dp_pmtu() {
+    ip -n "$1" route get "$2" | sed -n 's/.* mtu \([0-9]*\).*/\1/p' | grep . || echo none
+}
+# dp_tcpseq_last FILE N: once `dp_icmp_bg NS FILE tcpseq ...` has reported N segments and the
+# sender has stayed idle for a second, prints its last line "SPORT DPORT NEXT-SEQ".
+dp_tcpseq_last() {
+    local f=$1 n=$2 i last
+    for i in $(seq 1 100); do [ "$(grep -c '^[0-9]' "$f")" -ge "$n" ] && break; sleep 0.1; done
+    [ "$(grep -c '^[0-9]' "$f")" -ge "$n" ] || fail "fewer than $n TCP segments seen: $(tr '\n' ';' < "$f")"
+    last=$(tail -n1 "$f")
+    for i in $(seq 1 20); do
+        sleep 1
+        [ "$(tail -n1 "$f")" = "$last" ] && break
+        last=$(tail -n1 "$f")
+    done
+    printf '%s\n' "$last"
+}
