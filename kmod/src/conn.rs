@@ -10,9 +10,9 @@ use crate::corelib::conn_hash::{self, ConnAddr};
 use crate::corelib::hash::SipKey;
 use crate::rules::{Dest, InetAddr, Service, AF_INET6};
 use crate::sys::rcu::RcuGuard;
-use crate::sys::rcuhash::{RcuHash, SlabCache, SlabObject};
+use crate::sys::rcuhash::{EntryRef, HoldSlot, RcuHash, SlabCache, SlabObject};
 use crate::uapi::conn_flags;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -32,6 +32,11 @@ pub(crate) struct Conn {
     pub(crate) key: ConnKey,
     pub(crate) daddr: InetAddr,
     pub(crate) dport: u16,
+    /// Connections this persistence template controls (`n_control`): a template with
+    /// controlled connections is never removed.
+    n_control: AtomicU32,
+    /// The persistence template that controls this connection (`cp->control`).
+    control: HoldSlot<Conn>,
     /// Protocol state index (`IP_VS_*_S_*`) in the high 32 bits, IP_VS_CONN_F_* in the low.
     sf: AtomicU64,
     /// Expiry time in jiffies.
@@ -50,7 +55,20 @@ impl SlabObject for Conn {
     fn cache() -> &'static SlabCache {
         &CONN_CACHE
     }
+
+    fn holds(&self) -> Option<&AtomicU32> {
+        Some(&self.n_control)
+    }
 }
+
+/// `IP_VS_CONN_F_TEMPLATE`: a persistence template (client network -> real server).
+pub(crate) const F_TEMPLATE: u32 = conn_flags::TEMPLATE;
+/// fvs-internal: a template invalidated by `ip_vs_check_template` (its real server went away);
+/// lookups skip it and it goes once nothing holds it. Never reported.
+const F_TEMPLATE_DEAD: u32 = 1 << 31;
+/// Template states (`IP_VS_CTPL_S_*`): NONE, ASSURED.
+pub(crate) const CTPL_S_ASSURED: u8 = 1;
+pub(crate) const CTPL_STATE_NAMES: [&str; 2] = ["NONE", "ASSURED"];
 
 /// Creates the `fvs_conn` slab cache (module init).
 pub(crate) fn cache_init() -> Result {
@@ -68,11 +86,26 @@ pub(crate) fn entry_size() -> u32 {
 }
 
 impl Conn {
-    pub(crate) fn new(key: ConnKey, svc: Arc<Service>, dest: Arc<Dest>, flags: u32, expires: u64) -> Conn {
+    /// A connection (or template, with `F_TEMPLATE` in `flags`) to `dest` at port `dport`,
+    /// controlled by template `control` if any.
+    pub(crate) fn new(
+        key: ConnKey,
+        svc: Arc<Service>,
+        dest: Arc<Dest>,
+        dport: u16,
+        flags: u32,
+        expires: u64,
+        control: Option<EntryRef<Conn>>,
+    ) -> Conn {
         Conn {
             key,
             daddr: dest.addr,
-            dport: dest.port,
+            dport,
+            n_control: AtomicU32::new(0),
+            control: match control {
+                Some(r) => HoldSlot::new(r),
+                None => HoldSlot::empty(),
+            },
             sf: AtomicU64::new(flags as u64),
             expires: AtomicU64::new(expires),
             dest,
@@ -116,18 +149,43 @@ impl Conn {
         self.flags() & conn_flags::FWD_MASK == conn_flags::MASQ
     }
 
+    pub(crate) fn is_template(&self) -> bool {
+        self.flags() & F_TEMPLATE != 0
+    }
+
+    /// `ip_vs_control_assure_ct`: the template's connection was answered (UDP) or established
+    /// (TCP): the template becomes ASSURED.
+    pub(crate) fn assure_control(&self, g: &RcuGuard) {
+        if let Some(t) = self.control.get(g) {
+            if t.is_template() && t.state() & CTPL_S_ASSURED == 0 {
+                t.update(|s, f| (s | CTPL_S_ASSURED, f));
+            }
+        }
+    }
+
+    /// `ip_vs_check_template` failed: the template no longer leads anywhere.
+    pub(crate) fn invalidate_template(&self) {
+        self.update(|s, f| (s, f | F_TEMPLATE_DEAD));
+    }
+
     /// The connection starts counting on its dest (`ip_vs_bind_dest`).
     fn bind_dest(&self) {
-        if self.flags() & F_INACTIVE != 0 {
+        if self.is_template() {
+            self.dest.persistconns.fetch_add(1, Relaxed);
+        } else if self.flags() & F_INACTIVE != 0 {
             self.dest.inactconns.fetch_add(1, Relaxed);
         } else {
             self.dest.activeconns.fetch_add(1, Relaxed);
         }
     }
 
-    /// The connection stops counting on its dest (`ip_vs_unbind_dest`).
-    fn unbind_dest(&self) {
-        if self.flags() & F_INACTIVE != 0 {
+    /// The connection stops counting on its dest (`ip_vs_unbind_dest`) and gives up its
+    /// template (`ip_vs_control_del`): it is being unlinked.
+    fn unlinked(&self) {
+        self.control.release();
+        if self.is_template() {
+            self.dest.persistconns.fetch_sub(1, Relaxed);
+        } else if self.flags() & F_INACTIVE != 0 {
             self.dest.inactconns.fetch_sub(1, Relaxed);
         } else {
             self.dest.activeconns.fetch_sub(1, Relaxed);
@@ -169,7 +227,13 @@ impl ConnTable {
     /// The entry of a client flow (`ip_vs_conn_in_get`).
     pub(crate) fn lookup<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
         let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
-        self.t.find(g, b, |c| c.key == *k)
+        self.t.find(g, b, |c| c.key == *k && !c.is_template())
+    }
+
+    /// A valid persistence template (`ip_vs_ct_in_get`).
+    pub(crate) fn lookup_template<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
+        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        self.t.find(g, b, |c| c.key == *k && c.flags() & (F_TEMPLATE | F_TEMPLATE_DEAD) == F_TEMPLATE)
     }
 
     /// The entry a reply belongs to (`ip_vs_conn_out_get`): from `saddr:sport` (the real
@@ -189,7 +253,7 @@ impl ConnTable {
         let b = self.bucket_of(af, protocol, daddr, dport);
         self.t.find(g, b, |c| {
             let k = &c.key;
-            if !(k.af == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr) {
+            if c.is_template() || !(k.af == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr) {
                 return false;
             }
             let (a, p) = if c.is_masq() { (&c.daddr, c.dport) } else { (&k.vaddr, k.vport) };
@@ -205,7 +269,8 @@ impl ConnTable {
         let k = c.key;
         let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
         let mut added = false;
-        let e = self.t.insert_or_get(g, b, c, |x| x.key == k, |new| {
+        let tmpl = c.is_template();
+        let e = self.t.insert_or_get(g, b, c, |x| x.key == k && x.is_template() == tmpl, |new| {
             new.bind_dest();
             added = true;
         })?;
@@ -218,7 +283,7 @@ impl ConnTable {
         let mut n = 0;
         for i in 0..self.t.buckets() {
             if let Some(mut b) = self.t.lock(i) {
-                n += b.remove_if(&mut expired, |c| c.unbind_dest());
+                n += b.remove_if(&mut expired, |c| c.unlinked());
             }
         }
         n
@@ -233,7 +298,7 @@ impl ConnTable {
         let mut gone = 0;
         for i in start..(start + n).min(self.t.buckets()) {
             if let Some(mut b) = self.t.lock(i) {
-                gone += b.remove_if(&mut expired, |c| c.unbind_dest());
+                gone += b.remove_if(&mut expired, |c| c.unlinked());
             }
         }
         gone

@@ -4,7 +4,9 @@
 //! connection table (state, expiry, dest counters, statistics) and sent by the connection's
 //! forwarding method (`xmit`); NAT replies are rewritten back at FORWARD.
 
-use crate::conn::{Conn, ConnKey, F_INACTIVE};
+use crate::conn::{Conn, ConnKey, F_INACTIVE, F_TEMPLATE};
+use crate::sys::rcuhash::EntryRef;
+use crate::uapi::svc_flags;
 use crate::corelib::parse;
 use crate::corelib::proto::{tcp, CounterChange, Direction};
 use crate::corelib::sched::Addr;
@@ -27,6 +29,7 @@ const ICMP_PORT_UNREACH: u8 = 3;
 const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
 const MASQ: u32 = crate::uapi::conn_flags::MASQ;
 const IPPROTO_ICMP: u8 = 1;
+const FTPPORT: u16 = 21;
 const IPPROTO_IPIP: u8 = 4;
 const ICMP_FRAG_NEEDED: u8 = 4;
 
@@ -104,7 +107,7 @@ fn target_of(c: &Conn) -> Target {
 
 /// `ip_vs_set_state()` for one packet, then the new timeout. `bound`: the entry already
 /// counts on its dest (a new one is bound when it is linked, with the flags set here).
-fn set_state(st: &NetState, c: &Conn, dir: Direction, tcp_flags: u8, now: u64, bound: bool) {
+fn set_state(st: &NetState, g: &RcuGuard, c: &Conn, dir: Direction, tcp_flags: u8, now: u64, bound: bool) {
     let mut change = CounterChange::None;
     let (_, (state, _)) = c.update(|state, flags| {
         if c.key.protocol != IPPROTO_TCP {
@@ -119,6 +122,14 @@ fn set_state(st: &NetState, c: &Conn, dir: Direction, tcp_flags: u8, now: u64, b
     });
     if bound {
         apply_counters(c, change);
+    }
+    let assured = if c.key.protocol == IPPROTO_TCP {
+        tcp::STATES.get(state as usize) == Some(&tcp::State::Established)
+    } else {
+        dir == Direction::Output
+    };
+    if assured {
+        c.assure_control(g);
     }
     c.set_expires(now + state_timeout(st, c.key.protocol, state) as u64 * crate::sys::hz() as u64);
 }
@@ -150,7 +161,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
 
     let g = RcuGuard::new();
     if let Some(c) = st.conns.lookup(&g, &key) {
-        set_state(st, c, Direction::Input, p.tcp_flags, now, true);
+        set_state(st, &g, c, Direction::Input, p.tcp_flags, now, true);
         count(st, c, len, false);
         return InDecision::Send(target_of(c));
     }
@@ -180,9 +191,22 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         ports: Some((p.sport, p.dport)),
         inverse: false,
     };
-    let Some(dest) = crate::sched::schedule(svc, &dests, &pkt) else { return InDecision::Unreachable };
-    let c = Conn::new(key, svc.clone(), dest.clone(), dest.conf().conn_flags, now);
-    set_state(st, &c, Direction::Input, p.tcp_flags, now, false);
+    let conf = svc.conf();
+    let (dest, control) = if conf.flags & svc_flags::PERSISTENT != 0 {
+        match persist(st, &g, svc, &dests, &pkt, p, now) {
+            Some(x) => x,
+            None => return InDecision::Unreachable,
+        }
+    } else {
+        match crate::sched::schedule(svc, &dests, &pkt) {
+            Some(d) => (d, None),
+            None => return InDecision::Unreachable,
+        }
+    };
+    // The real server's port, unless the service is port-zero (then the packet's).
+    let dport = if p.dport == svc.key.port && dest.port != 0 { dest.port } else { p.dport };
+    let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, now, control);
+    set_state(st, &g, &c, Direction::Input, p.tcp_flags, now, false);
     // Linked and bound to its dest; if another CPU linked the same flow first, that one wins
     // and this packet follows it.
     let Ok((c, added)) = st.conns.insert(&g, c) else { return InDecision::Unreachable };
@@ -193,6 +217,62 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     }
     count(st, c, len, false);
     InDecision::Send(target_of(c))
+}
+
+/// `ip_vs_check_template`: a template leads to a real server that is still configured.
+fn template_ok(t: &Conn) -> bool {
+    if t.dest.available.load(Relaxed) {
+        return true;
+    }
+    t.invalidate_template();
+    false
+}
+
+/// `ip_vs_sched_persist`: the real server a persistent service's client network is bound to
+/// (found in its template, or scheduled and recorded in a new template), and a hold on the
+/// template for the new connection.
+fn persist<'g>(
+    st: &'g NetState,
+    g: &'g RcuGuard,
+    svc: &Arc<crate::rules::Service>,
+    dests: &[&Arc<Dest>],
+    pkt: &crate::corelib::sched::Packet,
+    p: &Pkt,
+    now: u64,
+) -> Option<(Arc<Dest>, Option<EntryRef<Conn>>)> {
+    let conf = svc.conf();
+    // The client's network: its address under the service's netmask (host order for IPv4).
+    let mask = conf.netmask.to_be_bytes();
+    let mut snet = [0u8; 16];
+    for i in 0..4 {
+        snet[i] = p.saddr[i] & mask[i];
+    }
+    // Templates: <proto, cnet, 0, vaddr, vport> for a port service; port zero, FTP (21) and
+    // fwmark services leave the port out; fwmark services key on <IPPROTO_IP, fwmark>.
+    let (protocol, vaddr, vport) = if p.dport == svc.key.port {
+        (p.protocol, p.daddr, if svc.key.port != FTPPORT { p.dport } else { 0 })
+    } else if svc.key.fwmark != 0 {
+        let mut m = [0u8; 16];
+        m[..4].copy_from_slice(&svc.key.fwmark.to_be_bytes());
+        (0, m, 0)
+    } else {
+        (p.protocol, p.daddr, 0)
+    };
+    let tkey = ConnKey { af: AF_INET, protocol, caddr: snet, cport: 0, vaddr, vport };
+    let expires = now + conf.timeout as u64;
+    let t = match st.conns.lookup_template(g, &tkey).filter(|t| template_ok(t)) {
+        Some(t) => t,
+        None => {
+            let dest = crate::sched::schedule(svc, dests, pkt)?;
+            let tdport = if p.dport == svc.key.port && svc.key.port != FTPPORT { dest.port } else { 0 };
+            let flags = F_TEMPLATE | dest.conf().conn_flags;
+            let c = Conn::new(tkey, svc.clone(), dest, tdport, flags, expires, None);
+            st.conns.insert(g, c).ok()?.0
+        }
+    };
+    // Every connection made from the template keeps it for another timeout.
+    t.set_expires(expires);
+    Some((t.dest.clone(), EntryRef::try_hold(t)))
 }
 
 /// An ICMP error about a TCP/UDP packet: its layout and the embedded packet's addresses.
@@ -406,7 +486,7 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
             return Verdict::Accept;
         };
         count(st, c, len, true);
-        set_state(st, c, Direction::Output, p.tcp_flags, now, true);
+        set_state(st, &g, c, Direction::Output, p.tcp_flags, now, true);
         target_of(c)
     };
     xmit::snat4(skb, p.ihl, &t)

@@ -152,7 +152,8 @@ impl PernetState for NetState {
         // No packet, timer or reader can reach the connections any more: free them all.
         {
             let _bh = crate::sys::bh::BhGuard::new();
-            state.conns.remove_if(|_| true);
+            // Templates held by connections go in a later pass, once those are unlinked.
+            while state.conns.remove_if(|_| true) > 0 {}
         }
         // Nothing can reach the rules any more; unlink them so they are freed now.
         let g = state.ctl.lock();

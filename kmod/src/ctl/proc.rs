@@ -86,7 +86,9 @@ impl ProcShow for Conns {
         {
             st.conns.for_each(&g, |c| {
                 let k = &c.key;
-                let state = if k.protocol == 17 {
+                let state = if c.is_template() {
+                    crate::conn::CTPL_STATE_NAMES.get(c.state() as usize).copied().unwrap_or("ERR!")
+                } else if k.protocol == 17 {
                     proto::udp::name_of(c.state() as usize)
                 } else {
                     proto::tcp::name_of(c.state() as usize)

@@ -9,7 +9,7 @@ use super::rcu::RcuGuard;
 use core::ffi::CStr;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use kernel::alloc::KVVec;
 use kernel::prelude::*;
 
@@ -64,6 +64,99 @@ impl SlabCache {
 pub(crate) trait SlabObject: Sized + Send + Sync + 'static {
     /// The cache its nodes come from.
     fn cache() -> &'static SlabCache;
+
+    /// The entry's hold counter, if entries can be held (`EntryRef`): a held entry is never
+    /// unlinked. Must return the same counter every time.
+    fn holds(&self) -> Option<&AtomicU32> {
+        None
+    }
+}
+
+/// The hold counter of an entry being unlinked: no new hold can be taken.
+const DEAD: u32 = u32::MAX;
+
+/// A hold on a table entry (as ip_vs's `cp->control` and `n_control`): while it exists the
+/// entry stays linked, so it stays valid.
+pub(crate) struct EntryRef<T: SlabObject>(NonNull<T>);
+
+// SAFETY: a shared reference to a `Sync` entry that cannot be freed while held.
+unsafe impl<T: SlabObject> Send for EntryRef<T> {}
+// SAFETY: as above.
+unsafe impl<T: SlabObject> Sync for EntryRef<T> {}
+
+impl<T: SlabObject> EntryRef<T> {
+    /// Holds `e` (found in a table under RCU) unless it is being unlinked.
+    pub(crate) fn try_hold(e: &T) -> Option<Self> {
+        let h = e.holds()?;
+        let mut cur = h.load(Ordering::Relaxed);
+        loop {
+            if cur == DEAD || cur == DEAD - 1 {
+                return None;
+            }
+            match h.compare_exchange_weak(cur, cur + 1, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return Some(Self(NonNull::from(e))),
+                Err(x) => cur = x,
+            }
+        }
+    }
+
+    pub(crate) fn get(&self) -> &T {
+        // SAFETY: a held entry is never unlinked (`Bucket::remove_if` refuses it), so it is
+        // never freed while this hold exists.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T: SlabObject> Drop for EntryRef<T> {
+    fn drop(&mut self) {
+        if let Some(h) = self.get().holds() {
+            h.fetch_sub(1, Ordering::Release);
+        }
+    }
+}
+
+/// An optional hold kept inside another entry, released at the latest when that entry is
+/// unlinked (`release`) or dropped.
+pub(crate) struct HoldSlot<T: SlabObject>(AtomicPtr<T>);
+
+// SAFETY: the pointer is a hold (see `EntryRef`).
+unsafe impl<T: SlabObject> Send for HoldSlot<T> {}
+// SAFETY: as above.
+unsafe impl<T: SlabObject> Sync for HoldSlot<T> {}
+
+impl<T: SlabObject> HoldSlot<T> {
+    pub(crate) const fn empty() -> Self {
+        Self(AtomicPtr::new(ptr::null_mut()))
+    }
+
+    pub(crate) fn new(r: EntryRef<T>) -> Self {
+        let p = r.0.as_ptr();
+        core::mem::forget(r);
+        Self(AtomicPtr::new(p))
+    }
+
+    /// The held entry, if any.
+    pub(crate) fn get<'g>(&'g self, _g: &'g RcuGuard) -> Option<&'g T> {
+        let p = self.0.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer here was a held (hence linked) entry when loaded; if the
+        // hold is released concurrently, the entry can only be unlinked afterwards and is freed
+        // a grace period after that, so it stays valid during the read-side section 'g.
+        unsafe { p.as_ref() }
+    }
+
+    /// Gives up the hold.
+    pub(crate) fn release(&self) {
+        let p = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
+        if let Some(p) = NonNull::new(p) {
+            drop(EntryRef(p));
+        }
+    }
+}
+
+impl<T: SlabObject> Drop for HoldSlot<T> {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 #[repr(C)]
@@ -257,7 +350,11 @@ impl<'a, T: SlabObject> Bucket<'a, T> {
             // SAFETY: linked in this locked bucket: valid while we hold the lock.
             let node = unsafe { &*p };
             let next = node.next.load(Ordering::Relaxed);
-            if pred(&node.val) {
+            // A held entry stays; an unheld one is marked so that no hold can start.
+            let free = |v: &T| {
+                v.holds().is_none_or(|h| h.compare_exchange(0, DEAD, Ordering::Acquire, Ordering::Relaxed).is_ok())
+            };
+            if pred(&node.val) && free(&node.val) {
                 match prev {
                     None => self.head.store(next as usize | LOCKED, Ordering::Release),
                     Some(link) => link.store(next, Ordering::Release),

@@ -102,8 +102,15 @@ pub fn reassign<D: Dest>(
     // ip_vs_mh_permutate
     if g >= 1 {
         for (ds, d) in setup.iter_mut().zip(dests) {
-            ds.offset = hashkey(&d.addr(), d.port(), hash1, 0) % size as u32;
-            ds.skip = hashkey(&d.addr(), d.port(), hash2, 0) % (size as u32 - 1) + 1;
+            // `size` is one of PRIMES (checked above); checked_rem keeps a panic path (which
+            // objtool cannot see as noreturn) out of the module.
+            ds.offset = hashkey(&d.addr(), d.port(), hash1, 0)
+                .checked_rem(size as u32)
+                .unwrap_or(0);
+            ds.skip = hashkey(&d.addr(), d.port(), hash2, 0)
+                .checked_rem(size as u32 - 1)
+                .unwrap_or(0)
+                + 1;
             ds.perm = ds.offset;
             let lw = d.last_weight();
             let t = (lw / g) >> rshift;
