@@ -293,8 +293,21 @@ impl ConnTable {
         self.t.buckets()
     }
 
-    /// As `remove_if` for buckets `start .. start + n` only (the sweeper's slice of a tick).
-    pub(crate) fn remove_if_in(&self, start: usize, n: usize, mut expired: impl FnMut(&Conn) -> bool) -> usize {
+    /// The sweeper's slice of a tick: frees the expired entries of buckets `start .. start + n`.
+    /// A template whose time is up while connections still use it gets 60 s more
+    /// (`ip_vs_conn_expire`'s expire_later).
+    pub(crate) fn sweep(&self, start: usize, n: usize, now: u64) -> usize {
+        let later = 60 * crate::sys::hz() as u64;
+        let mut expired = |c: &Conn| {
+            if c.expires() > now {
+                return false;
+            }
+            if c.n_control.load(Relaxed) != 0 {
+                c.set_expires(now + later);
+                return false;
+            }
+            true
+        };
         let mut gone = 0;
         for i in start..(start + n).min(self.t.buckets()) {
             if let Some(mut b) = self.t.lock(i) {

@@ -73,7 +73,7 @@ impl TimerOwner for NetState {
         let n = self.conns.buckets();
         let per = n.div_ceil(SWEEP_SLICES);
         let start = self.sweep_pos.load(Relaxed);
-        self.conns.remove_if_in(start, per, |c| c.expires() <= now);
+        self.conns.sweep(start, per, now);
         self.sweep_pos.store(if start + per >= n { 0 } else { start + per }, Relaxed);
         // Rate estimation every 2 seconds (the lock's value: when it last ran).
         {
