@@ -241,8 +241,9 @@ fn persist<'g>(
     now: u64,
 ) -> Option<(Arc<Dest>, Option<EntryRef<Conn>>)> {
     let conf = svc.conf();
-    // The client's network: its address under the service's netmask (host order for IPv4).
-    let mask = conf.netmask.to_be_bytes();
+    // The client's network: its address under the service's netmask (kept as the netlink
+    // attribute carries it: network byte order in memory).
+    let mask = conf.netmask.to_ne_bytes();
     let mut snet = [0u8; 16];
     for i in 0..4 {
         snet[i] = p.saddr[i] & mask[i];

@@ -178,7 +178,7 @@ pub(crate) struct ServiceConf {
     pub(crate) flags: u32,
     /// Persistence timeout in jiffies, as ip_vs keeps it (`svc->timeout`).
     pub(crate) timeout: u32,
-    /// IPv4: netmask in host order; IPv6: prefix length.
+    /// IPv4: the netmask as a `__be32` (network byte order in memory); IPv6: prefix length.
     pub(crate) netmask: u32,
 }
 

@@ -49,13 +49,13 @@ next_rr() { case $1 in rs3) echo rs2 ;; rs2) echo rs1 ;; rs1) echo rs3 ;; esac; 
 
 adm_ok -A -u "$VIP:53" -s rr -p 3
 for i in 1 2 3; do adm_ok -a -u "$VIP:53" -r "10.0.2.$i:53" -m; done
-a=$(one_server "client 10.0.1.2" "$(send 10.0.1.2 20)")
+a=$(one_server "client 10.0.1.2" "$(send 10.0.1.2 20)") || exit 1
 info "client 10.0.1.2: 20 datagrams to $a"
 conns=$(dp_conns)
 tmpl=$(grep -E "^UDP +[0-9:]+ +ASSURED +10\.0\.1\.2:0 +$VIP:53 +10\.0\.2\.[123]:53" <<<"$conns" || true)
 [ -n "$tmpl" ] || fail "no persistence template in -Lnc: $conns"
 info "template: $tmpl"
-b=$(one_server "client 10.0.1.3" "$(send 10.0.1.3 5)")
+b=$(one_server "client 10.0.1.3" "$(send 10.0.1.3 5)") || exit 1
 assert_eq "$(next_rr "$a")" "$b" "another client address gets the next server"
 # Connections expire 1 s after their last packet, the template 3 s after its last use (were
 # connections still using it then, it would get 60 s more, as in ip_vs): wait until it has gone.
@@ -65,7 +65,7 @@ for i in $(seq 1 40); do
 done
 dp_conns | grep -q "10\.0\.1\.2:0 " && fail "template still there 20 s later: $(dp_conns)"
 info "template gone after about $((i / 2)) s more"
-c=$(one_server "client 10.0.1.2 after expiry" "$(send 10.0.1.2 5)")
+c=$(one_server "client 10.0.1.2 after expiry" "$(send 10.0.1.2 5)") || exit 1
 assert_eq "$(next_rr "$b")" "$c" "after the template expired the client is scheduled afresh"
 adm_ok -D -u "$VIP:53"
 
@@ -79,14 +79,14 @@ for src in sys.argv[1:3]:
         s.sendto(b"q\n", (sys.argv[3], 54))
         print(s.recv(200).decode().split()[0], flush=True)
 ' 10.0.1.2 10.0.1.3 "$VIP"; }
-d=$(one_server "-M 255.255.255.0, two client addresses" "$(sendp)")
+d=$(one_server "-M 255.255.255.0, two client addresses" "$(sendp)") || exit 1
 info "netmask /24: both client addresses to $d"
 
 adm_ok -A -t "$VIP:80" -s rr -p 30
 for i in 1 2 3; do adm_ok -a -t "$VIP:80" -r "10.0.2.$i:80" -m; done
 out=$(dp_client tcp "$VIP" 80 10)
 dp_check_lines nat 10 <<<"$out"
-e=$(one_server "TCP" "$(awk '{print $1}' <<<"$out")")
+e=$(one_server "TCP" "$(awk '{print $1}' <<<"$out")") || exit 1
 list=$(adm -Ln -t "$VIP:80")
 info "$(tr '\n' ';' <<<"$list")"
 awk -v rs="10.0.2.${e#rs}:80" '$2 == rs {exit !($5 + $6 == 10)}' <<<"$list" ||
