@@ -172,10 +172,13 @@ impl Conn {
     fn bind_dest(&self) {
         if self.is_template() {
             self.dest.persistconns.fetch_add(1, Relaxed);
-        } else if self.flags() & F_INACTIVE != 0 {
-            self.dest.inactconns.fetch_add(1, Relaxed);
         } else {
-            self.dest.activeconns.fetch_add(1, Relaxed);
+            if self.flags() & F_INACTIVE != 0 {
+                self.dest.inactconns.fetch_add(1, Relaxed);
+            } else {
+                self.dest.activeconns.fetch_add(1, Relaxed);
+            }
+            self.dest.conn_bound();
         }
     }
 
@@ -185,10 +188,13 @@ impl Conn {
         self.control.release();
         if self.is_template() {
             self.dest.persistconns.fetch_sub(1, Relaxed);
-        } else if self.flags() & F_INACTIVE != 0 {
-            self.dest.inactconns.fetch_sub(1, Relaxed);
         } else {
-            self.dest.activeconns.fetch_sub(1, Relaxed);
+            if self.flags() & F_INACTIVE != 0 {
+                self.dest.inactconns.fetch_sub(1, Relaxed);
+            } else {
+                self.dest.activeconns.fetch_sub(1, Relaxed);
+            }
+            self.dest.conn_released();
         }
     }
 }

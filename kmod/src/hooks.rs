@@ -30,6 +30,7 @@ const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
 const MASQ: u32 = crate::uapi::conn_flags::MASQ;
 const IPPROTO_ICMP: u8 = 1;
 const FTPPORT: u16 = 21;
+const ONE_PACKET: u32 = crate::uapi::conn_flags::ONE_PACKET;
 const IPPROTO_IPIP: u8 = 4;
 const ICMP_FRAG_NEEDED: u8 = 4;
 
@@ -205,6 +206,17 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     };
     // The real server's port, unless the service is port-zero (then the packet's).
     let dport = if p.dport == svc.key.port && dest.port != 0 { dest.port } else { p.dport };
+    // One-packet scheduling (-o, UDP): every datagram is scheduled on its own and leaves no
+    // entry behind (ip_vs creates an unhashed connection that expires at once).
+    if conf.flags & svc_flags::ONEPACKET != 0 && p.protocol == IPPROTO_UDP {
+        let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags | ONE_PACKET, now, None);
+        drop(control);
+        for s in [&dest.stats, &svc.stats, &st.tot_stats] {
+            s.conn();
+        }
+        count(st, &c, len, false);
+        return InDecision::Send(target_of(&c));
+    }
     let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, now, control);
     set_state(st, &g, &c, Direction::Input, p.tcp_flags, now, false);
     // Linked and bound to its dest; if another CPU linked the same flow first, that one wins

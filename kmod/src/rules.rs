@@ -281,6 +281,9 @@ pub(crate) struct Dest {
     /// Linked in its service (`IP_VS_DEST_CF_AVAILABLE`): a deleted dest that connections still
     /// use no longer counts their traffic, as in ip_vs.
     pub(crate) available: AtomicBool,
+    /// `IP_VS_DEST_F_OVERLOAD`: connections reached the upper threshold; no new ones until
+    /// they fall below the lower one.
+    pub(crate) overloaded: AtomicBool,
 }
 
 impl Dest {
@@ -304,6 +307,7 @@ impl Dest {
                 persistconns: AtomicI32::new(0),
                 stats,
                 available: AtomicBool::new(true),
+                overloaded: AtomicBool::new(false),
             },
             GFP_KERNEL,
         )?;
@@ -323,7 +327,56 @@ impl Dest {
         }
     }
 
+    /// Active plus inactive connections (`totalconns`).
+    pub(crate) fn totalconns(&self) -> u32 {
+        (self.activeconns.load(Relaxed) + self.inactconns.load(Relaxed)).max(0) as u32
+    }
+
+    /// The lower threshold in use: the configured one, or 3/4 of the upper.
+    fn l_threshold_val(&self) -> u32 {
+        let (u, l) = (self.u_threshold.load(Relaxed), self.l_threshold.load(Relaxed));
+        if l != 0 {
+            l
+        } else {
+            u - (u >> 2)
+        }
+    }
+
+    /// `__ip_vs_dest_update_overload`: `mode` > 0 after a connection was bound, < 0 after one
+    /// was released, 0 after the thresholds changed.
+    pub(crate) fn update_overload(&self, mode: i32) {
+        let u = self.u_threshold.load(Relaxed);
+        if u == 0 {
+            self.overloaded.store(false, Relaxed);
+            return;
+        }
+        let l = self.l_threshold_val();
+        let conns = self.totalconns();
+        if conns >= if mode > 0 { l } else { u } {
+            self.overloaded.store(true, Relaxed);
+        } else if conns < if mode < 0 { u } else { l } {
+            self.overloaded.store(false, Relaxed);
+        }
+    }
+
+    /// A connection was bound: overloaded when the total reaches the upper threshold.
+    pub(crate) fn conn_bound(&self) {
+        let u = self.u_threshold.load(Relaxed);
+        if u != 0 && self.totalconns() == u {
+            self.update_overload(1);
+        }
+    }
+
+    /// A connection was released: no longer overloaded below the lower threshold.
+    pub(crate) fn conn_released(&self) {
+        if self.u_threshold.load(Relaxed) != 0 && self.totalconns() + 1 == self.l_threshold_val() {
+            self.update_overload(-1);
+        }
+    }
+
     pub(crate) fn set_conf(&self, c: &DestConf) {
+        let thresholds_changed =
+            self.u_threshold.load(Relaxed) != c.u_threshold || self.l_threshold.load(Relaxed) != c.l_threshold;
         self.tun_type.store(c.tun_type, Relaxed);
         self.tun_port.store(c.tun_port, Relaxed);
         self.tun_flags.store(c.tun_flags, Relaxed);
@@ -332,6 +385,9 @@ impl Dest {
         self.weight.store(c.weight, Relaxed);
         if c.weight > 0 {
             self.last_weight.store(c.weight, Relaxed);
+        }
+        if thresholds_changed {
+            self.update_overload(0);
         }
         self.conn_flags.store(c.conn_flags, Relaxed);
     }

@@ -45,7 +45,7 @@ fn info(d: &Dest) -> DestInfo {
         last_weight: d.last_weight.load(Relaxed),
         activeconns: d.activeconns.load(Relaxed),
         inactconns: d.inactconns.load(Relaxed),
-        overloaded: false,
+        overloaded: d.overloaded.load(Relaxed),
         available: true,
         addr: if d.af == AF_INET6 {
             sched::Addr::V6(d.addr)
