@@ -400,3 +400,82 @@ void fvs_consume_skb(struct sk_buff *skb)
 {
 	consume_skb(skb);
 }
+
+/* IPv6 output routes and transmit (ip6_route_output and friends are static inline). */
+#include <linux/icmpv6.h>
+#include <net/addrconf.h>
+#include <net/ip6_route.h>
+
+struct dst_entry *fvs_route_output6(struct net *net, const struct in6_addr *daddr,
+				    bool known_nh, struct in6_addr *saddr)
+{
+	struct flowi6 fl6 = { .daddr = *daddr };
+	struct dst_entry *dst;
+
+	if (known_nh)
+		fl6.flowi6_flags = FLOWI_FLAG_KNOWN_NH;
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return NULL;
+	}
+	if (ipv6_addr_any(&fl6.saddr) &&
+	    ipv6_dev_get_saddr(net, ip6_dst_idev(dst)->dev, &fl6.daddr, 0, &fl6.saddr)) {
+		dst_release(dst);
+		return NULL;
+	}
+	*saddr = fl6.saddr;
+	return dst;
+}
+
+/* __ip_vs_is_local_route6() */
+bool fvs_dst6_is_local(const struct dst_entry *dst)
+{
+	return dst->dev && dst->dev->flags & IFF_LOOPBACK;
+}
+
+unsigned int fvs_dst_mtu(const struct dst_entry *dst)
+{
+	return dst_mtu(dst);
+}
+
+unsigned int fvs_dst_hard_header_len(const struct dst_entry *dst)
+{
+	return dst->dev->hard_header_len;
+}
+
+unsigned int fvs_dst_ll_reserved(const struct dst_entry *dst)
+{
+	return LL_RESERVED_SPACE(dst->dev);
+}
+
+void fvs_dst_release(struct dst_entry *dst)
+{
+	dst_release(dst);
+}
+
+void fvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+}
+
+int fvs_nf_local_out6(struct net *net, struct sk_buff *skb)
+{
+	return NF_HOOK(NFPROTO_IPV6, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,
+		       skb_dst(skb)->dev, dst_output);
+}
+
+void fvs_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, __u32 info)
+{
+	icmpv6_send(skb, type, code, info);
+}
+
+unsigned char *fvs_skb_push_network_header6(struct sk_buff *skb, unsigned int len)
+{
+	unsigned char *p = skb_push(skb, len);
+
+	skb_reset_network_header(skb);
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	return p;
+}

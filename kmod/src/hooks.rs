@@ -11,7 +11,7 @@ use crate::corelib::parse;
 use crate::corelib::proto::{tcp, CounterChange, Direction};
 use crate::corelib::sched::Addr;
 use crate::netns::NetState;
-use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET};
+use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET, AF_INET6};
 use crate::xmit::{self, IcmpLayout, Target, IPPROTO_TCP, IPPROTO_UDP};
 use crate::sys::bh::jiffies;
 use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb, Verdict};
@@ -63,8 +63,10 @@ fn state_timeout(st: &NetState, protocol: u8, state: u8) -> u32 {
     }
 }
 
-/// The headers of an IPv4 TCP/UDP packet that the hooks look at.
+/// The headers of a TCP/UDP packet that the hooks look at.
 struct Pkt {
+    af: u16,
+    /// Where the TCP/UDP header starts (after IPv4 options or IPv6 extension headers).
     ihl: usize,
     protocol: u8,
     saddr: InetAddr,
@@ -74,21 +76,42 @@ struct Pkt {
     tcp_flags: u8,
 }
 
-fn parse4(skb: &Skb) -> Option<Pkt> {
-    let mut buf = [0u8; 64];
+fn inet(a: &Addr) -> InetAddr {
+    let mut r = [0u8; 16];
+    match a {
+        Addr::V4(x) => r[..4].copy_from_slice(x),
+        Addr::V6(x) => r = *x,
+    }
+    r
+}
+
+fn sched_addr(af: u16, a: &InetAddr) -> Addr {
+    if af == AF_INET6 {
+        Addr::V6(*a)
+    } else {
+        Addr::V4(v4(a))
+    }
+}
+
+fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
+    let mut buf = [0u8; 128];
     let h = skb.headers(&mut buf);
-    let ip = parse::parse_ip(h, 0, false).ok()?;
+    let ip = parse::parse_ip(h, 0, v6).ok()?;
     if ip.fragment || !(ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
         return None;
     }
     let (sport, dport) = parse::parse_ports(h, ip.len)?;
-    let (Addr::V4(s), Addr::V4(d)) = (ip.saddr, ip.daddr) else { return None };
     let tcp_flags = if ip.protocol == IPPROTO_TCP { *h.get(ip.len + 13)? } else { 0 };
-    let mut saddr = [0u8; 16];
-    saddr[..4].copy_from_slice(&s);
-    let mut daddr = [0u8; 16];
-    daddr[..4].copy_from_slice(&d);
-    Some(Pkt { ihl: ip.len, protocol: ip.protocol, saddr, sport, daddr, dport, tcp_flags })
+    Some(Pkt {
+        af: if v6 { AF_INET6 } else { AF_INET },
+        ihl: ip.len,
+        protocol: ip.protocol,
+        saddr: inet(&ip.saddr),
+        sport,
+        daddr: inet(&ip.daddr),
+        dport,
+        tcp_flags,
+    })
 }
 
 fn v4(a: &InetAddr) -> [u8; 4] {
@@ -99,9 +122,9 @@ fn target_of(c: &Conn) -> Target {
     Target {
         flags: c.flags(),
         protocol: c.key.protocol,
-        vaddr: v4(&c.key.vaddr),
+        vaddr: c.key.vaddr,
         vport: c.key.vport,
-        daddr: v4(&c.daddr),
+        daddr: c.daddr,
         dport: c.dport,
     }
 }
@@ -156,7 +179,7 @@ enum InDecision {
 }
 
 fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
-    let key = ConnKey { af: AF_INET, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
+    let key = ConnKey { af: p.af, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let len = skb.len();
     let now = jiffies();
 
@@ -170,11 +193,11 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     // No connection yet: is this a packet to a virtual service that may start one?
     let mark = skb.mark();
     let svc = (if mark != 0 {
-        st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
+        st.rules.find(&g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
     } else {
         None
     })
-    .or_else(|| st.rules.find(&g, &ServiceKey { af: AF_INET, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
+    .or_else(|| st.rules.find(&g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
     let Some(svc) = svc else { return InDecision::Pass };
     // tcp_conn_schedule(): only a SYN (and never a RST) starts a TCP connection.
     if p.protocol == IPPROTO_TCP && (p.tcp_flags & TH_SYN == 0 || p.tcp_flags & TH_RST != 0) {
@@ -187,8 +210,8 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         }
     }
     let pkt = crate::corelib::sched::Packet {
-        saddr: Addr::V4(v4(&p.saddr)),
-        daddr: Addr::V4(v4(&p.daddr)),
+        saddr: sched_addr(p.af, &p.saddr),
+        daddr: sched_addr(p.af, &p.daddr),
         ports: Some((p.sport, p.dport)),
         inverse: false,
     };
@@ -255,10 +278,20 @@ fn persist<'g>(
     let conf = svc.conf();
     // The client's network: its address under the service's netmask (kept as the netlink
     // attribute carries it: network byte order in memory).
-    let mask = conf.netmask.to_ne_bytes();
     let mut snet = [0u8; 16];
-    for i in 0..4 {
-        snet[i] = p.saddr[i] & mask[i];
+    if p.af == AF_INET6 {
+        // IPv6: the netmask is a prefix length (1..128).
+        let bits = conf.netmask.min(128) as usize;
+        for (i, b) in snet.iter_mut().enumerate() {
+            let keep = bits.saturating_sub(i * 8).min(8);
+            let m = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+            *b = p.saddr[i] & m;
+        }
+    } else {
+        let mask = conf.netmask.to_ne_bytes();
+        for i in 0..4 {
+            snet[i] = p.saddr[i] & mask[i];
+        }
     }
     // Templates: <proto, cnet, 0, vaddr, vport> for a port service; port zero, FTP (21) and
     // fwmark services leave the port out; fwmark services key on <IPPROTO_IP, fwmark>.
@@ -271,7 +304,7 @@ fn persist<'g>(
     } else {
         (p.protocol, p.daddr, 0)
     };
-    let tkey = ConnKey { af: AF_INET, protocol, caddr: snet, cport: 0, vaddr, vport };
+    let tkey = ConnKey { af: p.af, protocol, caddr: snet, cport: 0, vaddr, vport };
     let expires = now + conf.timeout as u64;
     let t = match st.conns.lookup_template(g, &tkey).filter(|t| template_ok(t)) {
         Some(t) => t,
@@ -470,7 +503,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
     if is_icmp4(skb) {
         return in_icmp4(net, st, skb, true);
     }
-    let Some(p) = parse4(skb) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, false) else { return Verdict::Accept };
     match in_decide(st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
@@ -490,12 +523,12 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
     if is_icmp4(skb) {
         return out_icmp4(st, skb);
     }
-    let Some(p) = parse4(skb) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, false) else { return Verdict::Accept };
     let len = skb.len();
     let now = jiffies();
     let t = {
         let g = RcuGuard::new();
-        let Some(c) = st.conns.lookup_out(&g, AF_INET, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
+        let Some(c) = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
             return Verdict::Accept;
         };
         count(st, c, len, true);
@@ -503,6 +536,44 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
         target_of(c)
     };
     xmit::snat4(skb, p.ihl, &t)
+}
+
+/// IPv6 requests (TCP/UDP; ICMPv6 errors are not relayed yet).
+fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, true) else { return Verdict::Accept };
+    match in_decide(st, skb, &p) {
+        InDecision::Pass => Verdict::Accept,
+        InDecision::Unreachable => {
+            skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
+            Verdict::Drop
+        }
+        InDecision::Send(t) => xmit::xmit6(net, skb, p.ihl, &t),
+    }
+}
+
+/// IPv6 replies of real servers.
+fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
+    if skb.ipvs_property() {
+        return Verdict::Accept;
+    }
+    let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, true) else { return Verdict::Accept };
+    let len = skb.len();
+    let now = jiffies();
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
+            return Verdict::Accept;
+        };
+        count(st, c, len, true);
+        set_state(st, &g, c, Direction::Output, p.tcp_flags, now, true);
+        target_of(c)
+    };
+    xmit::snat6(skb, p.ihl, &t)
 }
 
 fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict {
@@ -546,14 +617,21 @@ impl Hook for ForwardIcmpHook {
     }
 }
 
-struct Pass6Hook;
-impl Hook for Pass6Hook {
-    fn hook(_skb: &mut Skb, _state: &HookState<'_>) -> Verdict {
-        Verdict::Accept
+struct In6Hook;
+impl Hook for In6Hook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        with_net(state, |net| in6(net, skb))
     }
 }
 
-static HOOKS: HookSet<8> = HookSet::new();
+struct Reply6Hook;
+impl Hook for Reply6Hook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        with_net(state, |net| out6(net, skb))
+    }
+}
+
+static HOOKS: HookSet<11> = HookSet::new();
 
 /// ip_vs's priorities: NF_IP_PRI_NAT_SRC - 2/-1 at LOCAL_IN, NF_IP_PRI_NAT_DST + 1/+2 at
 /// LOCAL_OUT, 99/100 at FORWARD.
@@ -568,8 +646,12 @@ pub(crate) fn init() {
         HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalOut, NAT_DST + 2),
         HookSpec::new::<ForwardIcmpHook>(Family::Ipv4, HookPoint::Forward, 99),
         HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::Forward, 100),
-        HookSpec::new::<Pass6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 1),
-        HookSpec::new::<Pass6Hook>(Family::Ipv6, HookPoint::Forward, 100),
+        // NF_IP6_PRI_NAT_SRC/DST have the same values as IPv4's.
+        HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 2),
+        HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 1),
+        HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::LocalOut, NAT_DST + 1),
+        HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalOut, NAT_DST + 2),
+        HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::Forward, 100),
     ]);
 }
 

@@ -8,7 +8,8 @@
 use crate::corelib::csum::{self, IpAddr, UdpCsumMode};
 use crate::sys::net::NetRef;
 use crate::sys::nf::{Skb, Verdict};
-use crate::sys::skb::Route;
+use crate::sys::skb::{Route, Route6};
+use crate::rules::InetAddr;
 use crate::uapi::conn_flags;
 
 pub(crate) const IPPROTO_TCP: u8 = 6;
@@ -27,15 +28,24 @@ const IP_DF: u16 = 0x4000;
 pub(crate) struct Target {
     pub(crate) flags: u32,
     pub(crate) protocol: u8,
-    pub(crate) vaddr: [u8; 4],
+    /// Addresses as `union nf_inet_addr` (IPv4 in the first 4 bytes).
+    pub(crate) vaddr: InetAddr,
     pub(crate) vport: u16,
-    pub(crate) daddr: [u8; 4],
+    pub(crate) daddr: InetAddr,
     pub(crate) dport: u16,
 }
 
 impl Target {
     pub(crate) fn method(&self) -> u32 {
         self.flags & conn_flags::FWD_MASK
+    }
+
+    fn vaddr4(&self) -> [u8; 4] {
+        addr4(&self.vaddr, 0)
+    }
+
+    fn daddr4(&self) -> [u8; 4] {
+        addr4(&self.daddr, 0)
     }
 }
 
@@ -90,7 +100,7 @@ fn mangle4(skb: &mut Skb, ihl: usize, protocol: u8, dnat: bool, t: &Target) -> b
     let l4len = len - ihl as u32;
     let partial = skb.csum_partial();
     let (oldip, newip, oldport, newport) =
-        if dnat { (t.vaddr, t.daddr, t.vport, t.dport) } else { (t.daddr, t.vaddr, t.dport, t.vport) };
+        if dnat { (t.vaddr4(), t.daddr4(), t.vport, t.dport) } else { (t.daddr4(), t.vaddr4(), t.dport, t.vport) };
     let need = ihl + l4_hdr_len(protocol);
     let Some(h) = skb.linear_mut(need) else { return false };
     let coff = ihl + l4_check_off(protocol);
@@ -208,12 +218,12 @@ fn get_out_rt(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhe
 
 /// `ip_vs_nat_xmit()`: rewrite the destination to the real server and send it there.
 pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr, false, 0);
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0);
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
             // From the world but DNAT to a loopback address?
-            if t.daddr[0] == 127 && skb.rt_is_input() {
+            if t.daddr4()[0] == 127 && skb.rt_is_input() {
                 return tx_error(skb);
             }
             drop(rt);
@@ -246,7 +256,7 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdic
 
 /// `ip_vs_dr_xmit()`: the packet goes unchanged to the real server's link address.
 pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr, true, 0);
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), true, 0);
     match out {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
@@ -269,7 +279,7 @@ const IPIP_HLEN: u32 = 20;
 
 /// `ip_vs_tunnel_xmit()` (IPIP): wrap the packet in a new IPv4 header to the real server.
 pub(crate) fn tun4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr, false, IPIP_HLEN);
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, IPIP_HLEN);
     let rt = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
@@ -309,7 +319,7 @@ pub(crate) fn tun4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdic
     o[9] = 4; // IPPROTO_IPIP
     put16(o, 10, 0);
     o[12..16].copy_from_slice(&saddr);
-    o[16..20].copy_from_slice(&t.daddr);
+    o[16..20].copy_from_slice(&t.daddr4());
     skb.select_ident(net);
     skb.set_ignore_df();
     skb.ip_local_out(net);
@@ -387,11 +397,11 @@ fn nat_icmp(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
             return false;
         }
         if inout {
-            h[12..16].copy_from_slice(&t.vaddr);
-            h[ci + 16..ci + 20].copy_from_slice(&t.vaddr);
+            h[12..16].copy_from_slice(&t.vaddr4());
+            h[ci + 16..ci + 20].copy_from_slice(&t.vaddr4());
         } else {
-            h[16..20].copy_from_slice(&t.daddr);
-            h[ci + 12..ci + 16].copy_from_slice(&t.daddr);
+            h[16..20].copy_from_slice(&t.daddr4());
+            h[ci + 12..ci + 16].copy_from_slice(&t.daddr4());
         }
         ip_send_check(h, l.ihl);
         let cih = l.cihl;
@@ -421,11 +431,11 @@ pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
     if t.method() != conn_flags::MASQ {
         return xmit4(net, skb, l.ihl, t);
     }
-    let (out, rt) = get_out_rt(net, skb, t.daddr, false, 0);
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0);
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
-            if t.daddr[0] == 127 && skb.rt_is_input() {
+            if t.daddr4()[0] == 127 && skb.rt_is_input() {
                 return tx_error(skb);
             }
             drop(rt);
@@ -465,6 +475,253 @@ pub(crate) fn icmp_response4(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdi
         }
         if skb.ensure_writable(l.wlen() as u32).is_err() || !nat_icmp(skb, l, true, t) {
             return Verdict::Drop;
+        }
+    }
+    skb.prepare_send(false);
+    Verdict::Accept
+}
+
+// ---- IPv6 ------------------------------------------------------------------------------------
+
+const ICMPV6_PKT_TOOBIG: u8 = 2;
+const ICMPV6_TIME_EXCEED: u8 = 3;
+const IPPROTO_ICMPV6: u8 = 58;
+
+/// As `mangle4` for IPv6 (`l4off`: where the TCP/UDP header starts after any extension
+/// headers); IPv6 has no header checksum.
+fn mangle6(skb: &mut Skb, l4off: usize, protocol: u8, dnat: bool, t: &Target) -> bool {
+    let len = skb.len();
+    let l4len = len - l4off as u32;
+    let partial = skb.csum_partial();
+    let (oldip, newip, oldport, newport) =
+        if dnat { (t.vaddr, t.daddr, t.vport, t.dport) } else { (t.daddr, t.vaddr, t.dport, t.vport) };
+    let need = l4off + l4_hdr_len(protocol);
+    let Some(h) = skb.linear_mut(need) else { return false };
+    let coff = l4off + l4_check_off(protocol);
+    let check = get16(h, coff);
+    let (o, n) = (IpAddr::V6(oldip), IpAddr::V6(newip));
+    put16(h, l4off + if dnat { 2 } else { 0 }, newport);
+    let mode = if protocol == IPPROTO_TCP {
+        if partial {
+            UdpCsumMode::Partial
+        } else {
+            UdpCsumMode::Fast
+        }
+    } else {
+        csum::udp_csum_mode(partial, false, check)
+    };
+    let mut full = false;
+    match mode {
+        UdpCsumMode::Partial => {
+            put16(h, coff, csum::partial_csum_update(check, &o, &n, l4len as u16, l4len as u16));
+        }
+        UdpCsumMode::Fast => {
+            let c = if protocol == IPPROTO_TCP {
+                csum::tcp_fast_csum_update(check, &o, &n, oldport, newport)
+            } else {
+                csum::udp_fast_csum_update(check, &o, &n, oldport, newport)
+            };
+            put16(h, coff, c);
+        }
+        UdpCsumMode::Full => {
+            put16(h, coff, 0);
+            full = true;
+        }
+    }
+    let aoff = if dnat { 24 } else { 8 };
+    h[aoff..aoff + 16].copy_from_slice(&newip);
+    if full {
+        let mut s = [0u8; 16];
+        let mut d = [0u8; 16];
+        s.copy_from_slice(&h[8..24]);
+        d.copy_from_slice(&h[24..40]);
+        let k = skb.checksum(l4off as u32, l4len);
+        let data = u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32;
+        let mut c = csum::csum_fold(csum::csum_add(csum::pseudo_v6(&s, &d, protocol, l4len), data));
+        if c == 0 {
+            c = csum::CSUM_MANGLED_0;
+        }
+        if let Some(h) = skb.linear_mut(need) {
+            put16(h, coff, c);
+        }
+        skb.set_csum_unnecessary();
+    } else if !partial {
+        skb.forward_csum();
+    }
+    true
+}
+
+/// `__ip_vs_get_out_rt_v6()`: route to the real server, hop limit, MTU.
+fn get_out_rt6(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, overhead: u32) -> (Out, Option<Route6>) {
+    let Some(rt) = Route6::output(net, daddr, known_nh) else {
+        skb.icmpv6_send(1, 3, 0); // destination unreachable, address unreachable
+        skb.free();
+        return (Out::Gone, None);
+    };
+    if rt.is_local() {
+        return (Out::Local, Some(rt));
+    }
+    let Some(h) = skb.linear_mut(40) else {
+        skb.free();
+        return (Out::Gone, None);
+    };
+    if h[7] <= 1 {
+        skb.icmpv6_send(ICMPV6_TIME_EXCEED, 0, 0);
+        skb.free();
+        return (Out::Gone, None);
+    }
+    if skb.ensure_writable(40).is_err() {
+        skb.free();
+        return (Out::Gone, None);
+    }
+    let Some(h) = skb.linear_mut(40) else {
+        skb.free();
+        return (Out::Gone, None);
+    };
+    h[7] -= 1;
+    let is_icmp = h[6] == IPPROTO_ICMPV6;
+    let mtu = rt.mtu().saturating_sub(overhead);
+    if overhead != 0 && mtu < 1280 {
+        skb.free();
+        return (Out::Gone, None);
+    }
+    if skb.exceeds_mtu(mtu) {
+        if !is_icmp {
+            skb.icmpv6_send(ICMPV6_PKT_TOOBIG, 0, mtu);
+        }
+        skb.free();
+        return (Out::Gone, None);
+    }
+    (Out::Remote, Some(rt))
+}
+
+/// `ip_vs_nat_xmit_v6()`.
+pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, 0);
+    let local = match out {
+        Out::Gone => return Verdict::Stolen,
+        Out::Local => {
+            // From the world but DNAT to the loopback address?
+            if t.daddr == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] && skb.rt_is_input() {
+                return tx_error(skb);
+            }
+            drop(rt);
+            true
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            let hh = rt.hard_header_len();
+            skb.set_route6(rt);
+            if skb.cow(hh).is_err() {
+                return tx_error(skb);
+            }
+            false
+        }
+    };
+    if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
+        return tx_error(skb);
+    }
+    if !mangle6(skb, l4off, t.protocol, true, t) {
+        return tx_error(skb);
+    }
+    skb.set_ignore_df();
+    skb.prepare_send(!local);
+    if local {
+        return Verdict::Accept;
+    }
+    skb.send_local_out6(net);
+    Verdict::Stolen
+}
+
+/// `ip_vs_dr_xmit_v6()`.
+pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, true, 0);
+    match out {
+        Out::Gone => Verdict::Stolen,
+        Out::Local => {
+            drop(rt);
+            skb.prepare_send(false);
+            Verdict::Accept
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            skb.set_route6(rt);
+            skb.set_ignore_df();
+            skb.prepare_send(true);
+            skb.send_local_out6(net);
+            Verdict::Stolen
+        }
+    }
+}
+
+const IP6_HLEN: u32 = 40;
+
+/// `ip_vs_tunnel_xmit_v6()` (ip6ip6): wrap the packet in a new IPv6 header to the real server.
+pub(crate) fn tun6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, IP6_HLEN);
+    let rt = match out {
+        Out::Gone => return Verdict::Stolen,
+        Out::Local => {
+            drop(rt);
+            skb.prepare_send(false);
+            return Verdict::Accept;
+        }
+        Out::Remote => match rt {
+            Some(rt) => rt,
+            None => return tx_error(skb),
+        },
+    };
+    let saddr = rt.saddr;
+    let headroom = rt.ll_reserved() + IP6_HLEN;
+    skb.set_route6(rt);
+    skb.prepare_send(true);
+    if skb.cow_head(headroom).is_err() {
+        return tx_error(skb);
+    }
+    let payload_len = skb.len();
+    let Some(h) = skb.linear_mut(40) else { return tx_error(skb) };
+    // Traffic class (dsfield) and hop limit of the inner packet.
+    let tclass = ((h[0] & 0x0f) << 4) | (h[1] >> 4);
+    let hop = h[7];
+    if skb.tunnel_inner6().is_err() {
+        return tx_error(skb);
+    }
+    let Some(o) = skb.push_network_header6(IP6_HLEN) else { return tx_error(skb) };
+    o[0] = 0x60 | (tclass >> 4);
+    o[1] = tclass << 4;
+    o[2] = 0;
+    o[3] = 0;
+    put16(o, 4, payload_len as u16);
+    o[6] = 41; // IPPROTO_IPV6
+    o[7] = hop;
+    o[8..24].copy_from_slice(&saddr);
+    o[24..40].copy_from_slice(&t.daddr);
+    skb.set_ignore_df();
+    skb.ip6_local_out(net);
+    Verdict::Stolen
+}
+
+/// Sends an IPv6 packet of a connection by the connection's method (NAT, DR, ip6ip6, local).
+pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
+    match t.method() {
+        conn_flags::MASQ => nat6(net, skb, l4off, t),
+        conn_flags::DROUTE => dr6(net, skb, t),
+        conn_flags::TUNNEL => tun6(net, skb, t),
+        _ => {
+            skb.prepare_send(false);
+            Verdict::Accept
+        }
+    }
+}
+
+/// NAT replies over IPv6 get the virtual service's address and port as source.
+pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
+    if t.method() == conn_flags::MASQ {
+        if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
+            return tx_error(skb);
+        }
+        if !mangle6(skb, l4off, t.protocol, false, t) {
+            return tx_error(skb);
         }
     }
     skb.prepare_send(false);

@@ -130,3 +130,17 @@ void *fvs_alloc_percpu(size_t size, size_t align);
 /* Slab caches and RCU callbacks (src/helpers.c). */
 struct kmem_cache *fvs_kmem_cache_create(const char *name, unsigned int size);
 void *fvs_kmem_cache_alloc_atomic(struct kmem_cache *cache);
+
+/* IPv6 transmit (src/helpers.c). */
+struct dst_entry *fvs_route_output6(struct net *net, const struct in6_addr *daddr,
+				    bool known_nh, struct in6_addr *saddr);
+bool fvs_dst6_is_local(const struct dst_entry *dst);
+unsigned int fvs_dst_mtu(const struct dst_entry *dst);
+unsigned int fvs_dst_hard_header_len(const struct dst_entry *dst);
+unsigned int fvs_dst_ll_reserved(const struct dst_entry *dst);
+void fvs_dst_release(struct dst_entry *dst);
+void fvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst);
+int fvs_nf_local_out6(struct net *net, struct sk_buff *skb);
+void fvs_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, __u32 info);
+unsigned char *fvs_skb_push_network_header6(struct sk_buff *skb, unsigned int len);
+const unsigned int FVS_SKB_GSO_IPXIP6 = SKB_GSO_IPXIP6;

@@ -294,3 +294,116 @@ impl Skb {
         }
     }
 }
+
+/// An IPv6 output route (`struct dst_entry`) holding one reference, dropped with the value.
+pub(crate) struct Route6 {
+    dst: NonNull<b::dst_entry>,
+    /// The source address the route selects.
+    pub(crate) saddr: [u8; 16],
+}
+
+impl Route6 {
+    /// `ip6_route_output()` to `daddr`; `known_nh` as for `Route::output4`.
+    pub(crate) fn output(net: NetRef, daddr: &[u8; 16], known_nh: bool) -> Option<Route6> {
+        // SAFETY: `in6_addr` is a 16-byte union of byte/word views; any bytes are valid.
+        let mut d: b::in6_addr = unsafe { core::mem::zeroed() };
+        d.in6_u.u6_addr8 = *daddr;
+        // SAFETY: as `d`.
+        let mut s: b::in6_addr = unsafe { core::mem::zeroed() };
+        // SAFETY: `net` is alive; `d` and `s` are valid for the call. A non-null result holds
+        // one reference, released in `Drop`.
+        let dst = unsafe { b::fvs_route_output6(net.as_ptr(), &d, known_nh, &mut s) };
+        // SAFETY: reading the byte view of a fully initialised union.
+        let saddr = unsafe { s.in6_u.u6_addr8 };
+        NonNull::new(dst).map(|dst| Route6 { dst, saddr })
+    }
+
+    /// The route delivers locally (loopback device, `__ip_vs_is_local_route6`).
+    pub(crate) fn is_local(&self) -> bool {
+        // SAFETY: we hold a reference to the route.
+        unsafe { b::fvs_dst6_is_local(self.dst.as_ptr()) }
+    }
+
+    pub(crate) fn mtu(&self) -> u32 {
+        // SAFETY: we hold a reference to the route.
+        unsafe { b::fvs_dst_mtu(self.dst.as_ptr()) }
+    }
+
+    pub(crate) fn hard_header_len(&self) -> u32 {
+        // SAFETY: we hold a reference; a route's device outlives it.
+        unsafe { b::fvs_dst_hard_header_len(self.dst.as_ptr()) }
+    }
+
+    pub(crate) fn ll_reserved(&self) -> u32 {
+        // SAFETY: as above.
+        unsafe { b::fvs_dst_ll_reserved(self.dst.as_ptr()) }
+    }
+}
+
+impl Drop for Route6 {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { b::fvs_dst_release(self.dst.as_ptr()) }
+    }
+}
+
+impl Skb {
+    /// Attaches an IPv6 route, replacing the input route.
+    pub(crate) fn set_route6(&mut self, rt: Route6) {
+        let Some(p) = self.ptr() else { return };
+        let raw = rt.dst.as_ptr();
+        core::mem::forget(rt);
+        // SAFETY: valid skb; the route's reference moves into the skb.
+        unsafe { b::fvs_skb_set_dst(p, raw) }
+    }
+
+    /// Prepares the packet to be the inner packet of an ip6ip6 tunnel.
+    pub(crate) fn tunnel_inner6(&mut self) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: valid skb with a private header (`cow_head`).
+        unsafe {
+            let r = b::iptunnel_handle_offloads(p, b::FVS_SKB_GSO_IPXIP6 as i32);
+            if r != 0 {
+                return Err(Error::from_errno(r));
+            }
+            b::fvs_skb_tunnel_inner(p, b::IPPROTO_IPV6 as u8);
+        }
+        Ok(())
+    }
+
+    /// Pushes a new IPv6 header's worth of bytes (headroom ensured by `cow_head`).
+    pub(crate) fn push_network_header6(&mut self, len: u32) -> Option<&mut [u8]> {
+        let p = self.ptr()?;
+        // SAFETY: valid skb with at least `len` bytes of private headroom.
+        unsafe {
+            let h = b::fvs_skb_push_network_header6(p, len);
+            Some(core::slice::from_raw_parts_mut(h, len as usize))
+        }
+    }
+
+    /// `ip6_local_out()`: LOCAL_OUT and output of a packet with a complete IPv6 header.
+    pub(crate) fn ip6_local_out(&mut self, net: NetRef) {
+        if let Some(p) = self.ptr() {
+            self.1 = true;
+            // SAFETY: the skb carries an output route; the stack takes ownership.
+            unsafe { b::ip6_local_out(net.as_ptr(), core::ptr::null_mut(), p) };
+        }
+    }
+
+    /// Sends an IPv6 packet on its attached route through LOCAL_OUT.
+    pub(crate) fn send_local_out6(&mut self, net: NetRef) {
+        if let Some(p) = self.ptr() {
+            self.1 = true;
+            // SAFETY: the skb carries an output route (`set_route6`); the stack takes it.
+            unsafe { b::fvs_nf_local_out6(net.as_ptr(), p) };
+        }
+    }
+
+    /// `icmpv6_send()` about this packet (it stays ours).
+    pub(crate) fn icmpv6_send(&mut self, typ: u8, code: u8, info: u32) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb with its input route.
+            unsafe { b::fvs_icmpv6_send(p, typ, code, info) }
+        }
+    }
+}
