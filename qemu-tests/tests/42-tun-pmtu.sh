@@ -45,7 +45,7 @@ import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER: IP_PMTUDISC_DO
 s.connect((sys.argv[1], 53))
-s.settimeout(5)
+s.settimeout(10)
 for size in (1400, 1380):
     try:
         s.send(b"x" * (size - 29) + b"\n")

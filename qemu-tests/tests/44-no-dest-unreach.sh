@@ -60,5 +60,9 @@ adm_ok -e -u "$VIP:53" -r 10.0.2.2:53 -m -w 1
 out=$(dp_client tcp "$VIP" 80 2)
 dp_check_lines nat 2 <<<"$out"
 assert_eq "rs1=0 rs2=2" "$(dp_count_names 2 <<<"$out")" "TCP once rs2 has weight 1"
-assert_eq "rs2 10.0.1.2 req0" "$(dp_client udp1 "$VIP" 53 1)" "UDP once rs2 has weight 1"
+# Two datagrams from one socket (one connection): a slow first answer (TCG under load, 5 s
+# client timeout) is then still read.
+out=$(dp_client udp1 "$VIP" 53 2)
+grep -qE '^rs2 10\.0\.1\.2 req[01]$' <<<"$out" && ! grep -q '^rs1' <<<"$out" ||
+    fail "UDP once rs2 has weight 1: $(tr '\n' ';' <<<"$out")"
 echo "no available real server: ICMP port unreachable from the VIP, for TCP and UDP"
