@@ -53,7 +53,8 @@ demo: all
 	@bash qemu-tests/vm-run bash qemu-tests/demo.sh
 
 bench: all
-	@bash qemu-tests/vm-run bash qemu-tests/bench/run.sh
+	@FVS_BENCH_HOST="$$(nproc) CPUs, load average $$(cut -d' ' -f1-3 /proc/loadavg) when the VM started" \
+		bash qemu-tests/vm-run bash qemu-tests/bench/run.sh
 
 fmt:
 	cargo fmt --all
