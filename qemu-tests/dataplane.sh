@@ -422,3 +422,110 @@ dp_tcpseq_last() {
     done
     printf '%s\n' "$last"
 }
+
+# IPv6 (tests 49, 51; topologies topo_nat6, topo_dr6, topo_tun6): client fd00:1::2, virtual
+# address VIP6 (fd00:1::100) on the director, real servers fd00:2::I.
+VIP6=${TOPO_VIP6:-fd00:1::100}
+
+# dp6_tcp_servers N [PORT]: dp_tcp_servers over IPv6 (socat TCP6-LISTEN; always "exec cat").
+# socat names IPv6 addresses in full and bracketed ("[fd00:0001:0000:...:0002]"); dp6_client
+# prints them compressed ("fd00:1::2").
+dp6_tcp_servers() {
+    local n=$1 port=${2:-80} i
+    for i in $(seq 1 "$n"); do
+        # shellcheck disable=SC2016
+        dp_bg "fvs-rs$i" socat -t 10 "TCP6-LISTEN:$port,fork,reuseaddr" \
+            "SYSTEM:echo rs$i \$SOCAT_PEERADDR \$SOCAT_SOCKADDR; exec cat" 2>>/tmp/dp-servers.log
+    done
+    for i in $(seq 1 "$n"); do wait_listen "fvs-rs$i" "$port"; done
+}
+
+# dp6_udp_servers N [PORT]: dp_udp_servers over IPv6: on fvs-rsI a UDP server answering each
+# datagram with one datagram "rsI PEER-ADDRESS REQUEST-LINE" (compressed address). One python
+# process per server: it answers at once, where socat's fork and shell per datagram can take
+# seconds under TCG on a busy host, beyond the client's 5 s.
+DP6_UDP_SERVER_PY='
+import socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(("::", port))
+while True:
+    data, peer = s.recvfrom(1500)
+    line = data.decode(errors="replace").partition("\n")[0]
+    s.sendto(("%s %s %s\n" % (name, peer[0], line)).encode(), peer)
+'
+dp6_udp_servers() {
+    local n=$1 port=${2:-53} i
+    for i in $(seq 1 "$n"); do
+        dp_bg "fvs-rs$i" python3 -c "$DP6_UDP_SERVER_PY" "rs$i" "$port" 2>>/tmp/dp-servers.log
+    done
+    for i in $(seq 1 "$n"); do wait_listen "fvs-rs$i" "$port" udp; done
+}
+
+# dp6_client MODE HOST PORT COUNT [SIZE]: dp_client's modes over IPv6 (AF_INET6 sockets; TCP
+# resolves HOST anyway), with every bracketed address in its output printed compressed.
+DP6_CLIENT_PY='
+import builtins, ipaddress, re
+def print(*a, **k):
+    builtins.print(*(re.sub(r"\[([0-9A-Fa-f:.]+)\]", lambda m: ipaddress.ip_address(m.group(1)).compressed,
+                            str(x)) for x in a), **k)
+'"${DP_CLIENT_PY//socket.AF_INET,/socket.AF_INET6,}"
+dp6_client() { ip netns exec fvs-cl python3 -c "$DP6_CLIENT_PY" "$@"; }
+
+# dp6_service -t|-u PORT SCHED FWD W1 [W2...]: dp_service for [VIP6]:PORT with real servers
+# [fd00:2::1..N]:DP_RPORT (default PORT).
+dp6_service() {
+    local proto=$1 port=$2 sched=$3 fwd=$4 i=1 w
+    shift 4
+    adm_ok -A "$proto" "[$VIP6]:$port" -s "$sched"
+    for w in "$@"; do
+        adm_ok -a "$proto" "[$VIP6]:$port" -r "[fd00:2::$i]:${DP_RPORT:-$port}" "$fwd" -w "$w"
+        i=$((i + 1))
+    done
+}
+
+# dp6_check_lines MODE COUNT: dp_check_lines for dp6_client's output: every connection echoed
+# intact by a real server that saw the client's own fd00:1::2 and was reached at its own
+# fd00:2::I (nat) or at the VIP (dr, tun).
+dp6_check_lines() {
+    local mode=$1 count=$2 n=0 name peer local ok
+    while read -r name peer local ok; do
+        n=$((n + 1))
+        [[ $name =~ ^rs[0-9]+$ ]] || fail "connection $n: no answer: $name $peer $local $ok"
+        [ "$ok" = echo-ok ] || fail "connection $n ($name): payload not echoed intact: $ok"
+        [ "$peer" = fd00:1::2 ] || fail "connection $n: $name saw peer $peer, not the client fd00:1::2"
+        if [ "$mode" = nat ]; then
+            [ "$local" = "fd00:2::${name#rs}" ] || fail "connection $n: $name reached at $local"
+        else
+            [ "$local" = "$VIP6" ] || fail "connection $n: $name reached at $local, not the VIP $VIP6"
+        fi
+    done
+    [ "$n" = "$count" ] || fail "$n answers for $count connections"
+}
+
+# dp6_forward_test nat|dr|tun [PORT]: dp_forward_test over IPv6 on TCP [VIP6]:PORT (default
+# 80), given the backend, an IPv6 topology and dp6_tcp_servers on PORT: real servers listed as
+# [fd00:2::I]:PORT, six connections rr (rs3 rs2 rs1 rs3 rs2 rs1: newest real server first),
+# 200 kB each way in one connection, and seven entries [fd00:1::2]:CPORT -> [VIP6]:PORT ->
+# [fd00:2::I]:PORT in TIME_WAIT (~2 minutes to live) in -Lnc.
+dp6_forward_test() {
+    local mode=$1 port=${2:-80} fwd fwname out conns
+    case $mode in
+        nat) fwd=-m; fwname=Masq ;;
+        dr) fwd=-g; fwname=Route ;;
+        tun) fwd=-i; fwname=Tunnel ;;
+    esac
+    dp6_service -t "$port" rr "$fwd" 1 1 1
+    [ "$(adm -Ln | grep -c "^  -> \[fd00:2::[123]\]:$port *$fwname ")" = 3 ] || fail "listing: $(adm -Ln)"
+    out=$(dp6_client tcp "$VIP6" "$port" 6)
+    info "$mode, 6 connections: $(tr '\n' ';' <<<"$out")"
+    dp6_check_lines "$mode" 6 <<<"$out"
+    assert_eq "rs3 rs2 rs1 rs3 rs2 rs1" "$(awk '{print $1}' <<<"$out" | xargs)" "$mode: rr over 6 connections"
+    out=$(dp6_client tcp "$VIP6" "$port" 1 200000)
+    info "$mode, 200 kB: $out"
+    dp6_check_lines "$mode" 1 <<<"$out"
+    conns=$(dp_conns | grep -F "[$VIP6]:$port ")
+    info "$mode: $(grep -c . <<<"$conns") entries, states: $(awk '{print $3}' <<<"$conns" | sort | uniq -c | xargs)"
+    [ "$(grep -cE "^TCP (01:[2-5][0-9]|02:00) +TIME_WAIT +\[fd00:1::2\]:[0-9]+ +\[$VIP6\]:$port +\[fd00:2::[123]\]:$port *$" <<<"$conns")" = 7 ] ||
+        fail "$mode: connection entries (7 in TIME_WAIT expected): $conns"
+}

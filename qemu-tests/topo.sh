@@ -73,3 +73,45 @@ topo_tun() {
         ip -n "fvs-rs$i" addr add "$TOPO_VIP/32" dev lo
     done
 }
+
+# IPv6 data-plane topologies (tests 49, 51): topo_router's IPv6 addresses (client fd00:1::2,
+# director fd00:1::1 on dir0 and fd00:2::fe on br0, real servers fd00:2::I with their default
+# route via fd00:2::fe; all nodad) plus the virtual address TOPO_VIP6 (fd00:1::100), local on
+# the director's dir0 so that the client reaches it (neighbour discovery) through the director.
+TOPO_VIP6=${TOPO_VIP6:-fd00:1::100}
+
+# topo_nat6 N: topo_router N plus the IPv6 VIP on the director.
+topo_nat6() {
+    topo_router "${1:-3}"
+    ip -n fvs-dir addr add "$TOPO_VIP6/128" dev dir0 nodad
+}
+
+# topo_rs_vip6 N: the IPv6 VIP on lo of fvs-rs1..N (DR, TUN). IPv6 needs no counterpart of
+# arp_ignore/arp_announce: Linux answers a neighbour solicitation only for an address of the
+# interface it arrived on (ndisc_recv_ns looks the target up strictly on that device) and
+# announces only that interface's addresses, so the VIP on lo stays unknown on eth0. Nor does
+# the director need accept_local/rp_filter for the real servers' answers from the VIP: IPv6
+# forwarding neither filters by reverse path nor drops a packet whose source is one of its own
+# addresses.
+topo_rs_vip6() {
+    local i
+    for i in $(seq 1 "${1:-3}"); do ip -n "fvs-rs$i" addr add "$TOPO_VIP6/128" dev lo nodad; done
+}
+
+# topo_dr6 N: direct routing over IPv6: topo_nat6 plus the VIP on the real servers' lo.
+topo_dr6() {
+    topo_nat6 "${1:-3}"
+    topo_rs_vip6 "${1:-3}"
+}
+
+# topo_tun6 N: topo_dr6 plus IPv6-in-IPv6 decapsulation on the real servers. ip_vs tunnels an
+# IPv6 service's packets in an outer IPv6 header (next header 41, ip6ip6) from the director's
+# br0 address to the real server's; each real server decapsulates them on its fallback ip6tnl0
+# (module ip6_tunnel; local and remote "any": it takes ip6ip6 from any outer source to any of its
+# own addresses) and delivers the inner packet to the VIP on lo.
+topo_tun6() {
+    local n=${1:-3} i
+    modprobe ip6_tunnel || fail "modprobe ip6_tunnel"
+    topo_dr6 "$n"
+    for i in $(seq 1 "$n"); do ip -n "fvs-rs$i" link set ip6tnl0 up; done
+}
