@@ -32,9 +32,9 @@ impl Estimator {
     /// One 2-second sample (`ip_vs_chain_estimation` for one `ip_vs_stats`), with `k` the
     /// counters now (conns, inpkts, outpkts, inbytes, outbytes).
     pub fn sample(&mut self, k: &[u64; 5]) {
-        for i in 0..5 {
-            let rate = k[i].wrapping_sub(self.last[i]).wrapping_shl(shift(i));
-            self.last[i] = k[i];
+        for (i, &ki) in k.iter().enumerate() {
+            let rate = ki.wrapping_sub(self.last[i]).wrapping_shl(shift(i));
+            self.last[i] = ki;
             // e->x += ((s64)rate - (s64)e->x) >> 2, in two's complement as the kernel does.
             let diff = (rate as i64).wrapping_sub(self.rate[i] as i64) >> 2;
             self.rate[i] = self.rate[i].wrapping_add(diff as u64);
