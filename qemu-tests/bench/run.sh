@@ -448,13 +448,13 @@ TABLE=()
 result() {
     local m=$1 kind=$2 unit=$3 fk=$4 ik=$5 f i ratio
     if [ -n "${SKIP[$m]:-}" ]; then
-        echo "RESULT $m skipped (${SKIP[$m]})"; TABLE+=("| \`$m\` | skipped: ${SKIP[$m]} | | | |"); return
+        echo "RESULT $m skipped (${SKIP[$m]})"; TABLE+=("| \`$m\` | skipped: ${SKIP[$m]} | | | | |"); return
     fi
     # shellcheck disable=SC2086
     f=$(median ${S[$fk]:-}); i=$(median ${S[$ik]:-})
     if [ -z "$f" ] || [ -z "$i" ]; then
         local why="no samples for$([ -z "$f" ] && echo " fvs")$([ -z "$i" ] && echo " ip_vs")"
-        echo "RESULT $m skipped ($why)"; TABLE+=("| \`$m\` | skipped: $why | | | |"); return
+        echo "RESULT $m skipped ($why)"; TABLE+=("| \`$m\` | skipped: $why | | | | |"); return
     fi
     if [ "$kind" = rate ]; then
         ratio=$(calc "$i > 0 ? $f / $i : 0")
@@ -463,7 +463,20 @@ result() {
     fi
     f=$(fmt "$f"); i=$(fmt "$i"); ratio=$(printf '%.2f' "$ratio")
     echo "RESULT $m fvs=$f ipvs=$i ratio=$ratio"
-    TABLE+=("| \`$m\` | $f | $i | **$ratio** | $unit |")
+    # The ratio round by round (both measured minutes apart in the same round): a direction that
+    # holds in every round is stronger evidence than the medians on a noisy host.
+    local per="" k fa ia
+    read -ra fa <<<"${S[$fk]:-}"; read -ra ia <<<"${S[$ik]:-}"
+    if [ "${#fa[@]}" -gt 1 ] && [ "${#fa[@]}" -eq "${#ia[@]}" ]; then
+        for k in "${!fa[@]}"; do
+            if [ "$kind" = rate ]; then
+                per+="${per:+, }$(printf '%.2f' "$(calc "${ia[$k]} > 0 ? ${fa[$k]} / ${ia[$k]} : 0")")"
+            else
+                per+="${per:+, }$(printf '%.2f' "$(calc "${fa[$k]} > 0 ? ${ia[$k]} / ${fa[$k]} : 0")")"
+            fi
+        done
+    fi
+    TABLE+=("| \`$m\` | $f | $i | **$ratio** | ${per:-—} | $unit |")
 }
 
 # Ceiling: each backend's NAT median over the plain-forwarding median, round by round medians.
@@ -523,6 +536,26 @@ samples_table() {
         done
     done
 }
+# noise: how far the measurements without any balancer moved between rounds.
+noise() {
+    local p=${S[udp_pps_plain:plain]:-} c=${S[tcp_cps_plain:plain]:-} lo hi
+    [ -n "$p$c" ] || return 0
+    echo
+    echo "**Noise.** This VM runs under TCG on a shared host${FVS_BENCH_HOST:+ (${FVS_BENCH_HOST})}; the"
+    echo "rates move with whatever else the host runs. Without any balancer loaded, the same measurement gave"
+    if [ -n "$p" ]; then
+        # shellcheck disable=SC2086
+        read -r lo hi < <(printf '%s\n' $p | sort -g | sed -n '1p;$p' | xargs)
+        echo "$(sed 's/ /, /g' <<<"$p") packets/s of plain forwarding in the successive rounds (max/min $(printf '%.2f' "$(calc "$hi / $lo")"))"
+    fi
+    if [ -n "$c" ]; then
+        # shellcheck disable=SC2086
+        read -r lo hi < <(printf '%s\n' $c | sort -g | sed -n '1p;$p' | xargs)
+        echo "${p:+and }$(sed 's/ /, /g' <<<"$c") connections/s of the TCP client (max/min $(printf '%.2f' "$(calc "$hi / $lo")"))"
+    fi
+    echo "— a difference between fvs and ip_vs within that spread is not a result, and a ratio that"
+    echo "changes direction from round to round is noise. Sizes (\`conn_bytes\`) do not depend on load."
+}
 {
     cat <<EOF
 # Benchmarks: fvs.ko vs the kernel's ip_vs
@@ -542,10 +575,11 @@ A measurement, not a test: nothing here fails a build, and missed goals are simp
 
 Ratio > 1 is better for fvs in every row (rates: fvs/ip_vs; costs: ip_vs/fvs).
 
-| metric | fvs | ip_vs | ratio | unit |
-|---|---|---|---|---|
+| metric | fvs | ip_vs | ratio | ratio in each round | unit |
+|---|---|---|---|---|---|
 EOF
     printf '%s\n' "${TABLE[@]:$RESULTS_START}"
+    noise
     cat <<EOF
 
 ## What each metric measures
