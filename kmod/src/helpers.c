@@ -11,6 +11,8 @@
 #include <net/netlink.h>
 #include <net/netns/generic.h>
 #include <net/sock.h>
+/* The prototypes Rust is generated from: the compiler checks they match the definitions here. */
+#include "sys/bindings_helper.h"
 
 void *fvs_net_generic(const struct net *net, unsigned int id)
 {
@@ -159,6 +161,7 @@ void fvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 #include <net/ip_tunnels.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/route.h>
+#include <net/sctp/checksum.h>
 
 unsigned char *fvs_skb_data(struct sk_buff *skb)
 {
@@ -188,6 +191,24 @@ void fvs_skb_forward_csum(struct sk_buff *skb)
 bool fvs_skb_is_gso(const struct sk_buff *skb)
 {
 	return skb_is_gso(skb);
+}
+
+/* sctp_nat_csum(): the SCTP CRC32c over the packet from `off` (the SCTP header), stored in the
+ * header; the packet's checksum is then complete. The first off + 12 bytes must be writable. */
+void fvs_sctp_nat_csum(struct sk_buff *skb, unsigned int off)
+{
+	struct sctphdr *sh = (struct sctphdr *)(skb->data + off);
+
+	sh->checksum = sctp_compute_cksum(skb, off);
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+}
+
+/* The device of the skb's route computes SCTP CRCs itself (NETIF_F_SCTP_CRC). */
+bool fvs_skb_dst_sctp_crc(const struct sk_buff *skb)
+{
+	const struct dst_entry *dst = skb_dst(skb);
+
+	return dst && dst->dev && (dst->dev->features & NETIF_F_SCTP_CRC);
 }
 
 int fvs_skb_cow(struct sk_buff *skb, unsigned int headroom)

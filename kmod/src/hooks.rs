@@ -8,11 +8,11 @@ use crate::conn::{Conn, ConnKey, F_INACTIVE, F_TEMPLATE};
 use crate::sys::rcuhash::EntryRef;
 use crate::uapi::svc_flags;
 use crate::corelib::parse;
-use crate::corelib::proto::{tcp, CounterChange, Direction};
+use crate::corelib::proto::{sctp, tcp, CounterChange, Direction};
 use crate::corelib::sched::Addr;
 use crate::netns::NetState;
 use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET, AF_INET6};
-use crate::xmit::{self, IcmpLayout, Target, IPPROTO_TCP, IPPROTO_UDP};
+use crate::xmit::{self, IcmpLayout, Target, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::sys::bh::jiffies;
 use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb, Verdict};
 use crate::sys::net::NetRef;
@@ -33,6 +33,7 @@ const FTPPORT: u16 = 21;
 const ONE_PACKET: u32 = crate::uapi::conn_flags::ONE_PACKET;
 const IPPROTO_IPIP: u8 = 4;
 const ICMP_FRAG_NEEDED: u8 = 4;
+const SCTP_HDR_LEN: usize = 12;
 
 /// Applies a state transition's effect on the dest counters (`set_tcp_state`).
 fn apply_counters(c: &Conn, ch: CounterChange) {
@@ -55,6 +56,9 @@ fn state_timeout(st: &NetState, protocol: u8, state: u8) -> u32 {
     if protocol == IPPROTO_UDP {
         return udp;
     }
+    if protocol == IPPROTO_SCTP {
+        return sctp::timeout(sctp::STATES.get(state as usize).copied().unwrap_or(sctp::State::Closed));
+    }
     match tcp::STATES.get(state as usize).copied() {
         Some(tcp::State::Established) => tcp,
         Some(tcp::State::FinWait) => fin,
@@ -74,6 +78,10 @@ struct Pkt {
     daddr: InetAddr,
     dport: u16,
     tcp_flags: u8,
+    /// SCTP: the first chunk's type (`None`: no complete chunk header).
+    sctp_chunk: Option<u8>,
+    /// SCTP: the packet's state-machine event.
+    sctp_event: Option<sctp::Event>,
 }
 
 fn inet(a: &Addr) -> InetAddr {
@@ -97,11 +105,16 @@ fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
     let mut buf = [0u8; 128];
     let h = skb.headers(&mut buf);
     let ip = parse::parse_ip(h, 0, v6).ok()?;
-    if ip.fragment || !(ip.protocol == IPPROTO_TCP || ip.protocol == IPPROTO_UDP) {
+    if ip.fragment || !matches!(ip.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
         return None;
     }
     let (sport, dport) = parse::parse_ports(h, ip.len)?;
     let tcp_flags = if ip.protocol == IPPROTO_TCP { *h.get(ip.len + 13)? } else { 0 };
+    let (sctp_chunk, sctp_event) = if ip.protocol == IPPROTO_SCTP {
+        sctp_chunks(skb, (ip.len + SCTP_HDR_LEN) as u32)
+    } else {
+        (None, None)
+    };
     Some(Pkt {
         af: if v6 { AF_INET6 } else { AF_INET },
         ihl: ip.len,
@@ -111,7 +124,30 @@ fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
         daddr: inet(&ip.daddr),
         dport,
         tcp_flags,
+        sctp_chunk,
+        sctp_event,
     })
+}
+
+/// The first chunk's type of an SCTP packet whose chunks start at `cofs`, and the packet's
+/// state-machine event (`set_sctp_state`: a COOKIE_ECHO or COOKIE_ACK bundled with an ABORT
+/// counts as the ABORT). Both `None` without a complete first chunk header.
+fn sctp_chunks(skb: &Skb, cofs: u32) -> (Option<u8>, Option<sctp::Event>) {
+    let mut b = [0u8; 4];
+    let ch = skb.bytes_at(cofs, &mut b);
+    if ch.len() < 4 {
+        return (None, None);
+    }
+    let (ty, clen) = (ch[0], u16::from_be_bytes([ch[2], ch[3]]) as u32);
+    let mut ev = ty;
+    if (ty == sctp::CID_COOKIE_ECHO || ty == sctp::CID_COOKIE_ACK) && clen >= 4 {
+        let mut n = [0u8; 4];
+        let next = skb.bytes_at(cofs + ((clen + 3) & !3), &mut n);
+        if next.len() == 4 && next[0] == sctp::CID_ABORT {
+            ev = sctp::CID_ABORT;
+        }
+    }
+    (Some(ty), Some(sctp::event_of_chunk(ev)))
 }
 
 fn v4(a: &InetAddr) -> [u8; 4] {
@@ -131,26 +167,38 @@ fn target_of(c: &Conn) -> Target {
 
 /// `ip_vs_set_state()` for one packet, then the new timeout. `bound`: the entry already
 /// counts on its dest (a new one is bound when it is linked, with the flags set here).
-fn set_state(st: &NetState, g: &RcuGuard, c: &Conn, dir: Direction, tcp_flags: u8, now: u64, bound: bool) {
+fn set_state(st: &NetState, g: &RcuGuard, c: &Conn, dir: Direction, p: &Pkt, now: u64, bound: bool) {
     let mut change = CounterChange::None;
     let (_, (state, _)) = c.update(|state, flags| {
-        if c.key.protocol != IPPROTO_TCP {
-            return (state, flags);
-        }
-        let cur = tcp::STATES.get(state as usize).copied().unwrap_or(tcp::State::None);
-        let t = tcp::transition(cur, dir, tcp_flags, false, flags & NOOUTPUT != 0, flags & F_INACTIVE != 0);
-        change = t.counters;
-        let mut f = if t.no_output { flags | NOOUTPUT } else { flags & !NOOUTPUT };
-        f = if t.inactive { f | F_INACTIVE } else { f & !F_INACTIVE };
-        (t.state as u8, f)
+        let (no_output, inactive) = (flags & NOOUTPUT != 0, flags & F_INACTIVE != 0);
+        let (next, t_no_output, t_inactive) = match c.key.protocol {
+            IPPROTO_TCP => {
+                let cur = tcp::STATES.get(state as usize).copied().unwrap_or(tcp::State::None);
+                let t = tcp::transition(cur, dir, p.tcp_flags, false, no_output, inactive);
+                change = t.counters;
+                (t.state as u8, t.no_output, t.inactive)
+            }
+            IPPROTO_SCTP => {
+                // A packet without a chunk header changes nothing.
+                let Some(ev) = p.sctp_event else { return (state, flags) };
+                let cur = sctp::STATES.get(state as usize).copied().unwrap_or(sctp::State::None);
+                let t = sctp::transition(cur, dir, ev, no_output, inactive);
+                change = t.counters;
+                (t.state as u8, t.no_output, t.inactive)
+            }
+            _ => return (state, flags),
+        };
+        let mut f = if t_no_output { flags | NOOUTPUT } else { flags & !NOOUTPUT };
+        f = if t_inactive { f | F_INACTIVE } else { f & !F_INACTIVE };
+        (next, f)
     });
     if bound {
         apply_counters(c, change);
     }
-    let assured = if c.key.protocol == IPPROTO_TCP {
-        tcp::STATES.get(state as usize) == Some(&tcp::State::Established)
-    } else {
-        dir == Direction::Output
+    let assured = match c.key.protocol {
+        IPPROTO_TCP => tcp::STATES.get(state as usize) == Some(&tcp::State::Established),
+        IPPROTO_SCTP => sctp::STATES.get(state as usize) == Some(&sctp::State::Established),
+        _ => dir == Direction::Output,
     };
     if assured {
         c.assure_control(g);
@@ -176,6 +224,8 @@ enum InDecision {
     Pass,
     /// A virtual service without a usable real server (`ip_vs_leave`): port unreachable.
     Unreachable,
+    /// Malformed for its protocol: dropped.
+    Drop,
 }
 
 fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
@@ -185,7 +235,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
 
     let g = RcuGuard::new();
     if let Some(c) = st.conns.lookup(&g, &key) {
-        set_state(st, &g, c, Direction::Input, p.tcp_flags, now, true);
+        set_state(st, &g, c, Direction::Input, p, now, true);
         count(st, c, len, false);
         return InDecision::Send(target_of(c));
     }
@@ -198,9 +248,17 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         None
     })
     .or_else(|| st.rules.find(&g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
+    // sctp_conn_schedule(): an SCTP packet without a chunk header is dropped.
+    if p.protocol == IPPROTO_SCTP && p.sctp_chunk.is_none() {
+        return InDecision::Drop;
+    }
     let Some(svc) = svc else { return InDecision::Pass };
     // tcp_conn_schedule(): only a SYN (and never a RST) starts a TCP connection.
     if p.protocol == IPPROTO_TCP && (p.tcp_flags & TH_SYN == 0 || p.tcp_flags & TH_RST != 0) {
+        return InDecision::Pass;
+    }
+    // sctp_conn_schedule(): only an INIT starts an association (never an ABORT).
+    if p.protocol == IPPROTO_SCTP && p.sctp_chunk != Some(sctp::CID_INIT) {
         return InDecision::Pass;
     }
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
@@ -241,7 +299,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         return InDecision::Send(target_of(&c));
     }
     let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, now, control);
-    set_state(st, &g, &c, Direction::Input, p.tcp_flags, now, false);
+    set_state(st, &g, &c, Direction::Input, p, now, false);
     // Linked and bound to its dest; if another CPU linked the same flow first, that one wins
     // and this packet follows it.
     let Ok((c, added)) = st.conns.insert(&g, c) else { return InDecision::Unreachable };
@@ -342,7 +400,7 @@ fn parse_icmp4(skb: &Skb) -> Option<IcmpPkt> {
     }
     let e = parse::parse_icmp_error(h, ip.len, false)?;
     let inner = parse::parse_ipv4(h, e.icmp.inner).ok()?;
-    if inner.frag_off != 0 || !(inner.protocol == IPPROTO_TCP || inner.protocol == IPPROTO_UDP) {
+    if inner.frag_off != 0 || !matches!(inner.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
         return None;
     }
     let (sport, dport) = e.inner_ports?;
@@ -390,7 +448,7 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
     }
     let orig_off = e.inner + tun.hdr_len;
     let orig = parse::parse_ipv4(h, orig_off).ok()?;
-    if orig.frag_off != 0 || !(orig.protocol == IPPROTO_TCP || orig.protocol == IPPROTO_UDP) {
+    if orig.frag_off != 0 || !matches!(orig.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
         return None;
     }
     let (sport, dport) = parse::parse_ports(h, orig_off + orig.hdr_len)?;
@@ -510,6 +568,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
             skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
             Verdict::Drop
         }
+        InDecision::Drop => Verdict::Drop,
         InDecision::Send(t) => xmit::xmit4(net, skb, p.ihl, &t),
     }
 }
@@ -532,7 +591,7 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
             return Verdict::Accept;
         };
         count(st, c, len, true);
-        set_state(st, &g, c, Direction::Output, p.tcp_flags, now, true);
+        set_state(st, &g, c, Direction::Output, &p, now, true);
         target_of(c)
     };
     xmit::snat4(skb, p.ihl, &t)
@@ -551,6 +610,7 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
             skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
             Verdict::Drop
         }
+        InDecision::Drop => Verdict::Drop,
         InDecision::Send(t) => xmit::xmit6(net, skb, p.ihl, &t),
     }
 }
@@ -570,7 +630,7 @@ fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
             return Verdict::Accept;
         };
         count(st, c, len, true);
-        set_state(st, &g, c, Direction::Output, p.tcp_flags, now, true);
+        set_state(st, &g, c, Direction::Output, &p, now, true);
         target_of(c)
     };
     xmit::snat6(skb, p.ihl, &t)

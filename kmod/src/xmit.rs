@@ -14,6 +14,8 @@ use crate::uapi::conn_flags;
 
 pub(crate) const IPPROTO_TCP: u8 = 6;
 pub(crate) const IPPROTO_UDP: u8 = 17;
+pub(crate) const IPPROTO_SCTP: u8 = 132;
+const SCTP_HDR_LEN: usize = 12;
 const IPPROTO_ICMP: u8 = 1;
 
 const ICMP_DEST_UNREACH: u8 = 3;
@@ -76,10 +78,10 @@ fn tx_error(skb: &mut Skb) -> Verdict {
 
 /// Bytes of L4 header the NAT handlers rewrite.
 fn l4_hdr_len(protocol: u8) -> usize {
-    if protocol == IPPROTO_TCP {
-        20
-    } else {
-        8
+    match protocol {
+        IPPROTO_TCP => 20,
+        IPPROTO_SCTP => SCTP_HDR_LEN,
+        _ => 8,
     }
 }
 
@@ -92,22 +94,36 @@ fn l4_check_off(protocol: u8) -> usize {
     }
 }
 
-/// Rewrites one address and the matching port of a TCP/UDP packet and fixes its checksums, as
-/// `tcp/udp_dnat_handler` (`dnat`) and `tcp/udp_snat_handler` (`!dnat`) do. The first
-/// `ihl + l4_hdr_len` bytes must be writable.
-fn mangle4(skb: &mut Skb, ihl: usize, protocol: u8, dnat: bool, t: &Target) -> bool {
+/// Rewrites one address and the matching port of a TCP/UDP/SCTP packet and fixes its
+/// checksums, as the `tcp/udp/sctp_dnat_handler` (`dnat`) and `_snat_handler` (`!dnat`) plus
+/// the address rewrite of the NAT transmitters do. `l4off`: where the transport header starts
+/// (after IPv4 options or IPv6 extension headers); its first bytes must be writable.
+fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &Target) -> bool {
+    let (oldip, newip, newport) = if dnat { (t.vaddr, t.daddr, t.dport) } else { (t.daddr, t.vaddr, t.vport) };
+    let (alen, aoff) = match (v6, dnat) {
+        (false, true) => (4, 16),
+        (false, false) => (4, 12),
+        (true, true) => (16, 24),
+        (true, false) => (16, 8),
+    };
+    if protocol == IPPROTO_SCTP {
+        return mangle_sctp(skb, v6, l4off, dnat, &newip[..alen], aoff, newport);
+    }
     let len = skb.len();
-    let l4len = len - ihl as u32;
+    let l4len = len - l4off as u32;
     let partial = skb.csum_partial();
-    let (oldip, newip, oldport, newport) =
-        if dnat { (t.vaddr4(), t.daddr4(), t.vport, t.dport) } else { (t.daddr4(), t.vaddr4(), t.dport, t.vport) };
-    let need = ihl + l4_hdr_len(protocol);
+    let oldport = if dnat { t.vport } else { t.dport };
+    let need = l4off + l4_hdr_len(protocol);
     let Some(h) = skb.linear_mut(need) else { return false };
-    let coff = ihl + l4_check_off(protocol);
+    let coff = l4off + l4_check_off(protocol);
     let check = get16(h, coff);
-    let (o, n) = (IpAddr::V4(oldip), IpAddr::V4(newip));
+    let (o, n) = if v6 {
+        (IpAddr::V6(oldip), IpAddr::V6(newip))
+    } else {
+        (IpAddr::V4(addr4(&oldip, 0)), IpAddr::V4(addr4(&newip, 0)))
+    };
     // Port: destination for DNAT, source for SNAT.
-    put16(h, ihl + if dnat { 2 } else { 0 }, newport);
+    put16(h, l4off + if dnat { 2 } else { 0 }, newport);
     let mode = if protocol == IPPROTO_TCP {
         if partial {
             UdpCsumMode::Partial
@@ -135,21 +151,29 @@ fn mangle4(skb: &mut Skb, ihl: usize, protocol: u8, dnat: bool, t: &Target) -> b
             full = true;
         }
     }
-    // The address in the IP header.
-    let aoff = if dnat { 16 } else { 12 };
-    h[aoff..aoff + 4].copy_from_slice(&newip);
-    ip_send_check(h, ihl);
+    // The address in the IP header (IPv6 has no header checksum).
+    h[aoff..aoff + alen].copy_from_slice(&newip[..alen]);
+    if !v6 {
+        ip_send_check(h, l4off);
+    }
     if full {
-        let (s, d) = (addr4(h, 12), addr4(h, 16));
-        let k = skb.checksum(ihl as u32, l4len);
+        let k = skb.checksum(l4off as u32, l4len);
         let data = u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32;
-        let mut c = csum::csum_fold(csum::csum_add(csum::pseudo_v4(s, d, protocol, l4len as u16), data));
+        let Some(h) = skb.linear_mut(need) else { return false };
+        let pseudo = if v6 {
+            let mut s = [0u8; 16];
+            let mut d = [0u8; 16];
+            s.copy_from_slice(&h[8..24]);
+            d.copy_from_slice(&h[24..40]);
+            csum::pseudo_v6(&s, &d, protocol, l4len)
+        } else {
+            csum::pseudo_v4(addr4(h, 12), addr4(h, 16), protocol, l4len as u16)
+        };
+        let mut c = csum::csum_fold(csum::csum_add(pseudo, data));
         if c == 0 {
             c = csum::CSUM_MANGLED_0;
         }
-        if let Some(h) = skb.linear_mut(need) {
-            put16(h, coff, c);
-        }
+        put16(h, coff, c);
         skb.set_csum_unnecessary();
     } else if !partial {
         // CHECKSUM_COMPLETE no longer covers the edited bytes.
@@ -158,6 +182,28 @@ fn mangle4(skb: &mut Skb, ihl: usize, protocol: u8, dnat: bool, t: &Target) -> b
     true
 }
 
+/// `sctp_dnat_handler` / `sctp_snat_handler`: SCTP's CRC32c covers no pseudo-header, so only a
+/// changed port (or a checksum left to a device that cannot compute it) needs a new one.
+fn mangle_sctp(skb: &mut Skb, v6: bool, l4off: usize, dnat: bool, newip: &[u8], aoff: usize, newport: u16) -> bool {
+    let partial = skb.csum_partial();
+    let hw_crc = dnat && partial && skb.dst_sctp_crc();
+    let Some(h) = skb.linear_mut(l4off + SCTP_HDR_LEN) else { return false };
+    let poff = l4off + if dnat { 2 } else { 0 };
+    let recompute = get16(h, poff) != newport || (partial && !hw_crc);
+    put16(h, poff, newport);
+    h[aoff..aoff + newip.len()].copy_from_slice(newip);
+    if !v6 {
+        ip_send_check(h, l4off);
+    }
+    if recompute {
+        if !skb.is_gso() {
+            skb.sctp_nat_csum(l4off as u32);
+        }
+    } else if !partial {
+        skb.set_csum_unnecessary();
+    }
+    true
+}
 /// What the route to a real server decided.
 enum Out {
     /// Deliver locally (the input route is kept).
@@ -242,7 +288,7 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdic
     if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
         return tx_error(skb);
     }
-    if !mangle4(skb, ihl, t.protocol, true, t) {
+    if !mangle(skb, false, ihl, t.protocol, true, t) {
         return tx_error(skb);
     }
     skb.set_ignore_df();
@@ -347,7 +393,7 @@ pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
         if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
             return tx_error(skb);
         }
-        if !mangle4(skb, ihl, t.protocol, false, t) {
+        if !mangle(skb, false, ihl, t.protocol, false, t) {
             return tx_error(skb);
         }
     }
@@ -487,70 +533,6 @@ const ICMPV6_PKT_TOOBIG: u8 = 2;
 const ICMPV6_TIME_EXCEED: u8 = 3;
 const IPPROTO_ICMPV6: u8 = 58;
 
-/// As `mangle4` for IPv6 (`l4off`: where the TCP/UDP header starts after any extension
-/// headers); IPv6 has no header checksum.
-fn mangle6(skb: &mut Skb, l4off: usize, protocol: u8, dnat: bool, t: &Target) -> bool {
-    let len = skb.len();
-    let l4len = len - l4off as u32;
-    let partial = skb.csum_partial();
-    let (oldip, newip, oldport, newport) =
-        if dnat { (t.vaddr, t.daddr, t.vport, t.dport) } else { (t.daddr, t.vaddr, t.dport, t.vport) };
-    let need = l4off + l4_hdr_len(protocol);
-    let Some(h) = skb.linear_mut(need) else { return false };
-    let coff = l4off + l4_check_off(protocol);
-    let check = get16(h, coff);
-    let (o, n) = (IpAddr::V6(oldip), IpAddr::V6(newip));
-    put16(h, l4off + if dnat { 2 } else { 0 }, newport);
-    let mode = if protocol == IPPROTO_TCP {
-        if partial {
-            UdpCsumMode::Partial
-        } else {
-            UdpCsumMode::Fast
-        }
-    } else {
-        csum::udp_csum_mode(partial, false, check)
-    };
-    let mut full = false;
-    match mode {
-        UdpCsumMode::Partial => {
-            put16(h, coff, csum::partial_csum_update(check, &o, &n, l4len as u16, l4len as u16));
-        }
-        UdpCsumMode::Fast => {
-            let c = if protocol == IPPROTO_TCP {
-                csum::tcp_fast_csum_update(check, &o, &n, oldport, newport)
-            } else {
-                csum::udp_fast_csum_update(check, &o, &n, oldport, newport)
-            };
-            put16(h, coff, c);
-        }
-        UdpCsumMode::Full => {
-            put16(h, coff, 0);
-            full = true;
-        }
-    }
-    let aoff = if dnat { 24 } else { 8 };
-    h[aoff..aoff + 16].copy_from_slice(&newip);
-    if full {
-        let mut s = [0u8; 16];
-        let mut d = [0u8; 16];
-        s.copy_from_slice(&h[8..24]);
-        d.copy_from_slice(&h[24..40]);
-        let k = skb.checksum(l4off as u32, l4len);
-        let data = u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32;
-        let mut c = csum::csum_fold(csum::csum_add(csum::pseudo_v6(&s, &d, protocol, l4len), data));
-        if c == 0 {
-            c = csum::CSUM_MANGLED_0;
-        }
-        if let Some(h) = skb.linear_mut(need) {
-            put16(h, coff, c);
-        }
-        skb.set_csum_unnecessary();
-    } else if !partial {
-        skb.forward_csum();
-    }
-    true
-}
-
 /// `__ip_vs_get_out_rt_v6()`: route to the real server, hop limit, MTU.
 fn get_out_rt6(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, overhead: u32) -> (Out, Option<Route6>) {
     let Some(rt) = Route6::output(net, daddr, known_nh) else {
@@ -621,7 +603,7 @@ pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verd
     if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
         return tx_error(skb);
     }
-    if !mangle6(skb, l4off, t.protocol, true, t) {
+    if !mangle(skb, true, l4off, t.protocol, true, t) {
         return tx_error(skb);
     }
     skb.set_ignore_df();
@@ -720,7 +702,7 @@ pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
         if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
             return tx_error(skb);
         }
-        if !mangle6(skb, l4off, t.protocol, false, t) {
+        if !mangle(skb, true, l4off, t.protocol, false, t) {
             return tx_error(skb);
         }
     }

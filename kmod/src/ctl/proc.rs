@@ -90,6 +90,8 @@ impl ProcShow for Conns {
                     crate::conn::CTPL_STATE_NAMES.get(c.state() as usize).copied().unwrap_or("ERR!")
                 } else if k.protocol == 17 {
                     proto::udp::name_of(c.state() as usize)
+                } else if k.protocol == 132 {
+                    proto::sctp::name_of(c.state() as usize)
                 } else {
                     proto::tcp::name_of(c.state() as usize)
                 };

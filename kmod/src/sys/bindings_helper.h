@@ -91,6 +91,8 @@ bool fvs_skb_csum_partial(const struct sk_buff *skb);
 void fvs_skb_csum_unnecessary(struct sk_buff *skb);
 void fvs_skb_forward_csum(struct sk_buff *skb);
 bool fvs_skb_is_gso(const struct sk_buff *skb);
+void fvs_sctp_nat_csum(struct sk_buff *skb, unsigned int off);
+bool fvs_skb_dst_sctp_crc(const struct sk_buff *skb);
 int fvs_skb_cow(struct sk_buff *skb, unsigned int headroom);
 int fvs_skb_cow_head(struct sk_buff *skb, unsigned int headroom);
 void fvs_kfree_skb(struct sk_buff *skb);

@@ -77,13 +77,21 @@ impl Skb {
     /// The first `buf.len()` bytes (or fewer, if the packet is shorter) from the network header:
     /// a view into the skb when they are linear, else a copy into `buf`.
     pub(crate) fn headers<'a>(&'a self, buf: &'a mut [u8]) -> &'a [u8] {
+        self.bytes_at(0, buf)
+    }
+
+    /// As `headers`, from `off` bytes after the network header.
+    pub(crate) fn bytes_at<'a>(&'a self, off: u32, buf: &'a mut [u8]) -> &'a [u8] {
         let Some(skb) = self.ptr() else { return &[] };
-        let n = (self.len() as usize).min(buf.len());
+        let n = (self.len().saturating_sub(off) as usize).min(buf.len());
+        if n == 0 || off > i32::MAX as u32 {
+            return &[];
+        }
         // SAFETY: at LOCAL_IN/FORWARD `skb->data` is the network header; `skb_header_pointer`
         // returns either a pointer into the skb's linear data valid for `n` bytes while we hold
         // the skb, or `buf` after copying `n` bytes into it.
         unsafe {
-            let p = b::fvs_skb_header_pointer(skb, 0, n as i32, buf.as_mut_ptr() as *mut _);
+            let p = b::fvs_skb_header_pointer(skb, off as i32, n as i32, buf.as_mut_ptr() as *mut _);
             if p.is_null() {
                 return &[];
             }

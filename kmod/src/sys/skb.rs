@@ -108,6 +108,30 @@ impl Skb {
         }
     }
 
+    /// `sctp_nat_csum()`: recompute the SCTP CRC32c of the packet from `off` (its SCTP header,
+    /// whose 12 bytes must be writable) and mark the checksum complete.
+    pub(crate) fn sctp_nat_csum(&mut self, off: u32) {
+        let Some(p) = self.ptr() else { return };
+        if off + 12 > self.len() {
+            return;
+        }
+        // SAFETY: valid skb; the caller made `off + 12` bytes linear and writable
+        // (`ensure_writable`), and `skb_crc32c` bounds itself by the skb's length.
+        unsafe { b::fvs_sctp_nat_csum(p, off) }
+    }
+
+    /// The device of the packet's route computes SCTP CRCs in hardware (`NETIF_F_SCTP_CRC`).
+    pub(crate) fn dst_sctp_crc(&self) -> bool {
+        // SAFETY: valid skb; the helper checks the route and its device for NULL.
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_dst_sctp_crc(p) })
+    }
+
+    /// A GSO packet (segmented later, checksums too).
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: valid skb.
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_is_gso(p) })
+    }
+
     /// `skb_checksum(skb, offset, len, 0)`: the unfolded sum of a range, linear or not.
     pub(crate) fn checksum(&self, offset: u32, len: u32) -> u32 {
         let Some(p) = self.ptr() else { return 0 };
