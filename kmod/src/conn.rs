@@ -163,6 +163,11 @@ impl Conn {
         }
     }
 
+    /// Controlled by a persistence template (`cp->control`).
+    pub(crate) fn is_controlled(&self, g: &RcuGuard) -> bool {
+        self.control.get(g).is_some()
+    }
+
     /// `ip_vs_check_template` failed: the template no longer leads anywhere.
     pub(crate) fn invalidate_template(&self) {
         self.update(|s, f| (s, f | F_TEMPLATE_DEAD));
@@ -276,11 +281,25 @@ impl ConnTable {
         let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
         let mut added = false;
         let tmpl = c.is_template();
-        let e = self.t.insert_or_get(g, b, c, |x| x.key == k && x.is_template() == tmpl, |new| {
+        // An invalidated template (F_TEMPLATE_DEAD) waits for its connections to go; a new
+        // template for the same client network goes in beside it.
+        let same = |x: &Conn| x.key == k && x.is_template() == tmpl && x.flags() & F_TEMPLATE_DEAD == 0;
+        let e = self.t.insert_or_get(g, b, c, same, |new| {
             new.bind_dest();
             added = true;
         })?;
         Ok((e, added))
+    }
+
+    /// `ip_vs_conn_expire_now`: unlinks `c` at once (freed after a grace period) unless a
+    /// connection still holds it. Bottom halves must be off. Returns whether it went.
+    pub(crate) fn expire_now(&self, c: &Conn) -> bool {
+        let k = &c.key;
+        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        match self.t.lock(b) {
+            Some(mut b) => b.remove_if(|x| core::ptr::eq(x, c), |x| x.unlinked()) > 0,
+            None => false,
+        }
     }
 
     /// Frees every entry for which `expired` holds, releasing its dest counters. Bottom halves

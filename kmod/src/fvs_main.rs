@@ -16,6 +16,7 @@ mod conn;
 mod netns;
 mod rules;
 mod sched;
+mod sysctl;
 mod xmit;
 mod sys;
 

@@ -11,6 +11,7 @@ use crate::corelib::parse;
 use crate::corelib::proto::{sctp, tcp, CounterChange, Direction};
 use crate::corelib::sched::Addr;
 use crate::netns::NetState;
+use crate::sysctl::Sysctls;
 use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET, AF_INET6};
 use crate::xmit::{self, IcmpLayout, Target, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::sys::bh::jiffies;
@@ -235,9 +236,31 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
 
     let g = RcuGuard::new();
     if let Some(c) = st.conns.lookup(&g, &key) {
-        set_state(st, &g, c, Direction::Input, p, now, true);
-        count(st, c, len, false);
-        return InDecision::Send(target_of(c));
+        let ctl = &st.sysctl;
+        let expire_nodest = Sysctls::on(&ctl.expire_nodest_conn);
+        // A new connection (SYN, INIT) from the port of an old one: scheduled anew when the old
+        // one's real server was set to weight 0 (expire_nodest_conn) or the old one is over
+        // (conn_reuse_mode).
+        let mut resched = false;
+        if is_new_conn(p) {
+            let reuse = ctl.conn_reuse_mode.load(Relaxed);
+            resched = (expire_nodest && c.dest.conf().weight == 0)
+                || (reuse != 0 && new_conn_expected(&g, c, reuse));
+        }
+        // A connection whose real server was removed: dropped, or with expire_nodest_conn
+        // expired and the packet scheduled anew.
+        if !resched && !c.dest.available.load(Relaxed) {
+            if !expire_nodest {
+                return InDecision::Drop;
+            }
+            resched = true;
+        }
+        if !resched {
+            set_state(st, &g, c, Direction::Input, p, now, true);
+            count(st, c, len, false);
+            return InDecision::Send(target_of(c));
+        }
+        st.conns.expire_now(c);
     }
 
     // No connection yet: is this a packet to a virtual service that may start one?
@@ -253,12 +276,20 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         return InDecision::Drop;
     }
     let Some(svc) = svc else { return InDecision::Pass };
-    // tcp_conn_schedule(): only a SYN (and never a RST) starts a TCP connection.
-    if p.protocol == IPPROTO_TCP && (p.tcp_flags & TH_SYN == 0 || p.tcp_flags & TH_RST != 0) {
+    // tcp_conn_schedule(): only a SYN (any packet with sloppy_tcp) and never a RST starts a
+    // TCP connection.
+    let ctl = &st.sysctl;
+    if p.protocol == IPPROTO_TCP
+        && (p.tcp_flags & TH_RST != 0 || !(p.tcp_flags & TH_SYN != 0 || Sysctls::on(&ctl.sloppy_tcp)))
+    {
         return InDecision::Pass;
     }
-    // sctp_conn_schedule(): only an INIT starts an association (never an ABORT).
-    if p.protocol == IPPROTO_SCTP && p.sctp_chunk != Some(sctp::CID_INIT) {
+    // sctp_conn_schedule(): only an INIT (any chunk with sloppy_sctp) and never an ABORT
+    // starts an association.
+    if p.protocol == IPPROTO_SCTP
+        && (p.sctp_chunk == Some(sctp::CID_ABORT)
+            || !(p.sctp_chunk == Some(sctp::CID_INIT) || Sysctls::on(&ctl.sloppy_sctp)))
+    {
         return InDecision::Pass;
     }
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
@@ -312,9 +343,40 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     InDecision::Send(target_of(c))
 }
 
-/// `ip_vs_check_template`: a template leads to a real server that is still configured.
-fn template_ok(t: &Conn) -> bool {
-    if t.dest.available.load(Relaxed) {
+/// `is_new_conn`: a packet that opens a connection (TCP SYN, SCTP INIT).
+fn is_new_conn(p: &Pkt) -> bool {
+    match p.protocol {
+        IPPROTO_TCP => p.tcp_flags & TH_SYN != 0,
+        IPPROTO_SCTP => p.sctp_chunk == Some(sctp::CID_INIT),
+        _ => false,
+    }
+}
+
+/// `is_new_conn_expected`: the old connection on this client port is over (TCP TIME_WAIT or
+/// CLOSE, or with bit 1 of conn_reuse_mode FIN_WAIT without output; SCTP CLOSED), and not
+/// controlled by a persistence template.
+fn new_conn_expected(g: &RcuGuard, c: &Conn, reuse: i32) -> bool {
+    if c.is_controlled(g) {
+        return false;
+    }
+    let s = c.state() as usize;
+    match c.key.protocol {
+        IPPROTO_TCP => match tcp::STATES.get(s) {
+            Some(tcp::State::TimeWait | tcp::State::Close) => true,
+            Some(tcp::State::FinWait) => reuse & 2 != 0 && c.flags() & NOOUTPUT != 0,
+            _ => false,
+        },
+        IPPROTO_SCTP => sctp::STATES.get(s) == Some(&sctp::State::Closed),
+        _ => false,
+    }
+}
+
+/// `ip_vs_check_template`: a template leads to a real server that is still configured (and,
+/// with expire_quiescent_template, whose weight is not 0).
+fn template_ok(st: &NetState, t: &Conn) -> bool {
+    if t.dest.available.load(Relaxed)
+        && !(Sysctls::on(&st.sysctl.expire_quiescent_template) && t.dest.conf().weight == 0)
+    {
         return true;
     }
     t.invalidate_template();
@@ -364,7 +426,7 @@ fn persist<'g>(
     };
     let tkey = ConnKey { af: p.af, protocol, caddr: snet, cport: 0, vaddr, vport };
     let expires = now + conf.timeout as u64;
-    let t = match st.conns.lookup_template(g, &tkey).filter(|t| template_ok(t)) {
+    let t = match st.conns.lookup_template(g, &tkey).filter(|t| template_ok(st, t)) {
         Some(t) => t,
         None => {
             let dest = crate::sched::schedule(svc, dests, pkt)?;

@@ -62,6 +62,8 @@ pub(crate) struct NetState {
     pub(crate) sweeper: Timer,
     /// The next bucket the sweeper looks at.
     sweep_pos: AtomicUsize,
+    /// /proc/sys/net/fvs.
+    pub(crate) sysctl: crate::sysctl::Sysctls,
 }
 
 impl TimerOwner for NetState {
@@ -75,8 +77,9 @@ impl TimerOwner for NetState {
         let start = self.sweep_pos.load(Relaxed);
         self.conns.sweep(start, per, now);
         self.sweep_pos.store(if start + per >= n { 0 } else { start + per }, Relaxed);
-        // Rate estimation every 2 seconds (the lock's value: when it last ran).
-        {
+        // Rate estimation every 2 seconds (the lock's value: when it last ran), unless the
+        // run_estimation sysctl suspends it.
+        if crate::sysctl::Sysctls::on(&self.sysctl.run_estimation) {
             let mut last = self.est_lock.lock();
             let period = crate::corelib::estimator::PERIOD_SECS as u64 * crate::sys::hz() as u64;
             if now.wrapping_sub(*last) >= period - crate::sys::hz() as u64 / 2 {
@@ -129,17 +132,23 @@ impl PernetState for NetState {
                 conns,
                 sweeper: Timer::new(),
                 sweep_pos: AtomicUsize::new(0),
+                sysctl: crate::sysctl::Sysctls::new(),
             }),
             GFP_KERNEL,
         )?;
+        // The sysctls point into the pinned state: registered now that it has its place, and
+        // unregistered before it goes.
+        state.sysctl.register(net)?;
         state.sweeper.start(&*state, sweep_tick());
         if let Err(e) = ctl::proc::create(net) {
             state.sweeper.stop();
+            state.sysctl.unregister();
             return Err(e);
         }
         if let Err(e) = hooks::register(net) {
             ctl::proc::remove(net);
             state.sweeper.stop();
+            state.sysctl.unregister();
             return Err(e);
         }
         Ok(state)
@@ -148,6 +157,7 @@ impl PernetState for NetState {
     fn exit(net: NetRef, state: Pin<KBox<Self>>) {
         hooks::unregister(net);
         ctl::proc::remove(net);
+        state.sysctl.unregister();
         state.sweeper.stop();
         // No packet, timer or reader can reach the connections any more: free them all.
         {

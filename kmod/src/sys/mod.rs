@@ -37,6 +37,7 @@ pub(crate) mod proc;
 pub(crate) mod rcu;
 pub(crate) mod rcuhash;
 pub(crate) mod skb;
+pub(crate) mod sysctl;
 pub(crate) mod timer;
 
 use core::cell::UnsafeCell;
