@@ -13,7 +13,7 @@ use crate::corelib::sched::Addr;
 use crate::netns::NetState;
 use crate::sysctl::Sysctls;
 use crate::rules::{Dest, InetAddr, ServiceKey, AF_INET, AF_INET6};
-use crate::xmit::{self, IcmpLayout, Target, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
+use crate::xmit::{self, IcmpLayout, Target, IPPROTO_ICMPV6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP};
 use crate::sys::bh::jiffies;
 use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb, Verdict};
 use crate::sys::net::NetRef;
@@ -659,12 +659,116 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
     xmit::snat4(skb, p.ihl, &t)
 }
 
-/// IPv6 requests (TCP/UDP; ICMPv6 errors are not relayed yet).
+/// What to do with an ICMPv6 packet (`ip_vs_in_icmp_v6` / `ip_vs_out_icmp_v6`).
+enum Icmp6 {
+    /// Not an error about a TCP/UDP/SCTP packet: not ours.
+    Pass,
+    /// Malformed (truncated ICMPv6 header, or an error in a fragment): dropped.
+    Drop,
+    Error(IcmpPkt),
+}
+
+/// Parses an ICMPv6 error embedding the start of a TCP, UDP or SCTP packet (first fragment).
+fn parse_icmp6(skb: &Skb) -> Icmp6 {
+    let mut buf = [0u8; 256];
+    let h = skb.headers(&mut buf);
+    let Ok(ip) = parse::parse_ip(h, 0, true) else { return Icmp6::Pass };
+    if ip.protocol != IPPROTO_ICMPV6 {
+        return Icmp6::Pass;
+    }
+    let Some(ic) = parse::parse_icmp(h, ip.len, true) else { return Icmp6::Drop };
+    if !ic.is_error {
+        return Icmp6::Pass;
+    }
+    // Errors are never fragmented.
+    if ip.fragment {
+        return Icmp6::Drop;
+    }
+    let Some(e) = parse::parse_icmp_error(h, ip.len, true) else { return Icmp6::Pass };
+    let inner = e.inner;
+    if !matches!(inner.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) || inner.fragoffs != 0 {
+        return Icmp6::Pass;
+    }
+    let Some((sport, dport)) = e.inner_ports else { return Icmp6::Pass };
+    Icmp6::Error(IcmpPkt {
+        l: IcmpLayout { ihl: ip.len, cihl: inner.len - ic.inner, has_ports: true },
+        protocol: inner.protocol,
+        saddr: inet(&inner.saddr),
+        sport,
+        daddr: inet(&inner.daddr),
+        dport,
+    })
+}
+
+/// An ICMPv6 packet (after any extension headers)?
+fn is_icmp6(skb: &Skb) -> bool {
+    let mut buf = [0u8; 40];
+    let h = skb.headers(&mut buf);
+    if h.len() < 40 || h[0] >> 4 != 6 {
+        return false;
+    }
+    if h[6] == IPPROTO_ICMPV6 {
+        return true;
+    }
+    if !parse::ipv6_ext_hdr(h[6]) {
+        return false;
+    }
+    let mut buf = [0u8; 256];
+    let h = skb.headers(&mut buf);
+    parse::parse_ip(h, 0, true).is_ok_and(|ip| ip.protocol == IPPROTO_ICMPV6)
+}
+
+/// `ip_vs_in_icmp_v6`: an ICMPv6 error from the client side about a reply of a connection is
+/// relayed to the real server.
+fn in_icmp6(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
+    let p = match parse_icmp6(skb) {
+        Icmp6::Pass => return Verdict::Accept,
+        Icmp6::Drop => return Verdict::Drop,
+        Icmp6::Error(p) => p,
+    };
+    // The embedded headers contain source and destination in reverse order.
+    let key = ConnKey { af: AF_INET6, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
+        let t = target_of(c);
+        if t.method() == MASQ && !xmit::icmp6_csum_ok(skb, p.l.ihl) {
+            return Verdict::Drop;
+        }
+        count(st, c, skb.len(), false);
+        t
+    };
+    xmit::icmp_xmit6(net, skb, &p.l, &t)
+}
+
+/// `ip_vs_out_icmp_v6`: an ICMPv6 error from a real server about a packet of a connection goes
+/// back to the client.
+fn out_icmp6(st: &NetState, skb: &mut Skb) -> Verdict {
+    let p = match parse_icmp6(skb) {
+        Icmp6::Pass => return Verdict::Accept,
+        Icmp6::Drop => return Verdict::Drop,
+        Icmp6::Error(p) => p,
+    };
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup_out(&g, AF_INET6, p.protocol, &p.daddr, p.dport, &p.saddr, p.sport) else {
+            return Verdict::Accept;
+        };
+        count(st, c, skb.len(), true);
+        target_of(c)
+    };
+    xmit::icmp_response6(skb, &p.l, &t)
+}
+
+/// IPv6 requests and ICMPv6 errors from the client side.
 fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    if is_icmp6(skb) {
+        return in_icmp6(net, st, skb);
+    }
     let Some(p) = parse_pkt(skb, true) else { return Verdict::Accept };
     match in_decide(st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
@@ -677,12 +781,15 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
     }
 }
 
-/// IPv6 replies of real servers.
+/// IPv6 replies of real servers, and ICMPv6 errors from their side.
 fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    if is_icmp6(skb) {
+        return out_icmp6(st, skb);
+    }
     let Some(p) = parse_pkt(skb, true) else { return Verdict::Accept };
     let len = skb.len();
     let now = jiffies();
@@ -746,6 +853,22 @@ impl Hook for In6Hook {
     }
 }
 
+/// `ip_vs_forward_icmp_v6`: ICMPv6 errors about connections whose virtual address is not local.
+struct ForwardIcmp6Hook;
+impl Hook for ForwardIcmp6Hook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        with_net(state, |net| {
+            if skb.ipvs_property() || !is_icmp6(skb) {
+                return Verdict::Accept;
+            }
+            match NetState::of(net) {
+                Some(st) => in_icmp6(net, st, skb),
+                None => Verdict::Accept,
+            }
+        })
+    }
+}
+
 struct Reply6Hook;
 impl Hook for Reply6Hook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
@@ -753,7 +876,7 @@ impl Hook for Reply6Hook {
     }
 }
 
-static HOOKS: HookSet<11> = HookSet::new();
+static HOOKS: HookSet<12> = HookSet::new();
 
 /// ip_vs's priorities: NF_IP_PRI_NAT_SRC - 2/-1 at LOCAL_IN, NF_IP_PRI_NAT_DST + 1/+2 at
 /// LOCAL_OUT, 99/100 at FORWARD.
@@ -773,6 +896,7 @@ pub(crate) fn init() {
         HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 1),
         HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::LocalOut, NAT_DST + 1),
         HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalOut, NAT_DST + 2),
+        HookSpec::new::<ForwardIcmp6Hook>(Family::Ipv6, HookPoint::Forward, 99),
         HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::Forward, 100),
     ]);
 }

@@ -531,7 +531,8 @@ pub(crate) fn icmp_response4(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdi
 
 const ICMPV6_PKT_TOOBIG: u8 = 2;
 const ICMPV6_TIME_EXCEED: u8 = 3;
-const IPPROTO_ICMPV6: u8 = 58;
+pub(crate) const IPPROTO_ICMPV6: u8 = 58;
+const IN6_LOOPBACK: InetAddr = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// `__ip_vs_get_out_rt_v6()`: route to the real server, hop limit, MTU.
 fn get_out_rt6(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, overhead: u32) -> (Out, Option<Route6>) {
@@ -584,7 +585,7 @@ pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verd
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
             // From the world but DNAT to the loopback address?
-            if t.daddr == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] && skb.rt_is_input() {
+            if t.daddr == IN6_LOOPBACK && skb.rt_is_input() {
                 return tx_error(skb);
             }
             drop(rt);
@@ -704,6 +705,115 @@ pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
         }
         if !mangle(skb, true, l4off, t.protocol, false, t) {
             return tx_error(skb);
+        }
+    }
+    skb.prepare_send(false);
+    Verdict::Accept
+}
+
+/// The ICMPv6 checksum (pseudo-header included) over everything from `ihl` verifies.
+pub(crate) fn icmp6_csum_ok(skb: &Skb, ihl: usize) -> bool {
+    let mut b = [0u8; 40];
+    let h = skb.headers(&mut b);
+    if h.len() < 40 || skb.len() < ihl as u32 {
+        return false;
+    }
+    let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
+    s.copy_from_slice(&h[8..24]);
+    d.copy_from_slice(&h[24..40]);
+    let len = skb.len() - ihl as u32;
+    let k = skb.checksum(ihl as u32, len);
+    let data = u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32;
+    csum::csum_fold(csum::csum_add(csum::pseudo_v6(&s, &d, IPPROTO_ICMPV6, len), data)) == 0
+}
+
+/// `ip_vs_nat_icmp_v6()`: as `nat_icmp` for ICMPv6 (no IP header checksums; the ICMPv6
+/// checksum covers a pseudo-header and is computed here in full).
+fn nat_icmp6(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
+    let len = skb.len();
+    let ci = l.inner();
+    {
+        let Some(h) = skb.linear_mut(l.wlen().max(40)) else { return false };
+        if inout {
+            h[8..24].copy_from_slice(&t.vaddr);
+            h[ci + 24..ci + 40].copy_from_slice(&t.vaddr);
+        } else {
+            h[24..40].copy_from_slice(&t.daddr);
+            h[ci + 8..ci + 24].copy_from_slice(&t.daddr);
+        }
+        if l.has_ports {
+            let po = ci + l.cihl;
+            if inout {
+                put16(h, po + 2, t.vport);
+            } else {
+                put16(h, po, t.dport);
+            }
+        }
+        put16(h, l.ihl + 2, 0);
+    }
+    let icmp_len = len - l.ihl as u32;
+    let k = skb.checksum(l.ihl as u32, icmp_len);
+    let data = u16::from_be_bytes(csum::fold16(k).to_ne_bytes()) as u32;
+    let Some(h) = skb.linear_mut(l.wlen().max(40)) else { return false };
+    let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
+    s.copy_from_slice(&h[8..24]);
+    d.copy_from_slice(&h[24..40]);
+    let c = csum::csum_fold(csum::csum_add(csum::pseudo_v6(&s, &d, IPPROTO_ICMPV6, icmp_len), data));
+    put16(h, l.ihl + 2, c);
+    skb.set_csum_unnecessary();
+    true
+}
+
+/// `ip_vs_icmp_xmit_v6()`: an ICMPv6 error from the client side about a connection goes to its
+/// real server; for NAT rewritten so the real server sees it about its own packet.
+pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+    if t.method() != conn_flags::MASQ {
+        return xmit6(net, skb, l.ihl, t);
+    }
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, 0);
+    let local = match out {
+        Out::Gone => return Verdict::Stolen,
+        Out::Local => {
+            if t.daddr == IN6_LOOPBACK && skb.rt_is_input() {
+                return tx_error(skb);
+            }
+            drop(rt);
+            true
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            let hh = rt.hard_header_len();
+            skb.set_route6(rt);
+            if skb.cow(hh).is_err() {
+                return tx_error(skb);
+            }
+            false
+        }
+    };
+    if skb.ensure_writable(l.wlen() as u32).is_err() {
+        return tx_error(skb);
+    }
+    if !nat_icmp6(skb, l, false, t) {
+        return tx_error(skb);
+    }
+    skb.set_ignore_df();
+    skb.prepare_send(!local);
+    if local {
+        return Verdict::Accept;
+    }
+    skb.send_local_out6(net);
+    Verdict::Stolen
+}
+
+/// `handle_response_icmp()` for IPv6: an ICMPv6 error from the real-server side about a NAT
+/// connection gets the virtual service's address (outer source, embedded destination).
+pub(crate) fn icmp_response6(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+    if t.method() == conn_flags::MASQ {
+        if !icmp6_csum_ok(skb, l.ihl) {
+            return Verdict::Drop;
+        }
+        if skb.ensure_writable(l.wlen() as u32).is_err() || !nat_icmp6(skb, l, true, t) {
+            return Verdict::Drop;
         }
     }
     skb.prepare_send(false);
