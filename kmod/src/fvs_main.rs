@@ -13,10 +13,12 @@ mod corelib;
 mod ctl;
 mod hooks;
 mod conn;
+mod defense;
 mod netns;
 mod rules;
 mod sched;
 mod sysctl;
+mod tunnel;
 mod xmit;
 mod sys;
 

@@ -52,7 +52,7 @@ fn apply_counters(c: &Conn, ch: CounterChange) {
 }
 
 /// Seconds of a state's timeout, honouring `ipvsadm --set` for the three settable ones.
-fn state_timeout(st: &NetState, protocol: u8, state: u8) -> u32 {
+pub(crate) fn state_timeout(st: &NetState, protocol: u8, state: u8) -> u32 {
     let (tcp, fin, udp) = st.timeouts();
     if protocol == IPPROTO_UDP {
         return udp;
@@ -156,13 +156,24 @@ fn v4(a: &InetAddr) -> [u8; 4] {
 }
 
 fn target_of(c: &Conn) -> Target {
+    let flags = c.flags();
+    let (tun_type, tun_port, tun_flags) = if flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::TUNNEL {
+        let d = c.dest.conf();
+        (d.tun_type, d.tun_port, d.tun_flags)
+    } else {
+        (0, 0, 0)
+    };
     Target {
-        flags: c.flags(),
+        flags,
         protocol: c.key.protocol,
         vaddr: c.key.vaddr,
         vport: c.key.vport,
         daddr: c.daddr,
         dport: c.dport,
+        daf: c.dest.af,
+        tun_type,
+        tun_port,
+        tun_flags,
     }
 }
 
@@ -175,7 +186,8 @@ fn set_state(st: &NetState, g: &RcuGuard, c: &Conn, dir: Direction, p: &Pkt, now
         let (next, t_no_output, t_inactive) = match c.key.protocol {
             IPPROTO_TCP => {
                 let cur = tcp::STATES.get(state as usize).copied().unwrap_or(tcp::State::None);
-                let t = tcp::transition(cur, dir, p.tcp_flags, false, no_output, inactive);
+                let secure = st.defense.secure_tcp_on.load(Relaxed);
+                let t = tcp::transition(cur, dir, p.tcp_flags, secure, no_output, inactive);
                 change = t.counters;
                 (t.state as u8, t.no_output, t.inactive)
             }
@@ -210,6 +222,9 @@ fn set_state(st: &NetState, g: &RcuGuard, c: &Conn, dir: Direction, p: &Pkt, now
 /// `ip_vs_in_stats()` / `ip_vs_out_stats()`: traffic of a connection whose real server is
 /// still configured counts on it, its service and the namespace.
 fn count(st: &NetState, c: &Conn, len: u32, out: bool) {
+    if !out {
+        c.in_pkts.fetch_add(1, Relaxed);
+    }
     if !c.dest.available.load(Relaxed) {
         return;
     }
@@ -291,6 +306,10 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
             || !(p.sctp_chunk == Some(sctp::CID_INIT) || Sysctls::on(&ctl.sloppy_sctp)))
     {
         return InDecision::Pass;
+    }
+    // drop_packet defence: one in drop_rate new connections is refused.
+    if st.defense.todrop() {
+        return InDecision::Drop;
     }
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
     for d in svc.dests.iter(&g) {

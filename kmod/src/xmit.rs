@@ -35,6 +35,13 @@ pub(crate) struct Target {
     pub(crate) vport: u16,
     pub(crate) daddr: InetAddr,
     pub(crate) dport: u16,
+    /// The real server's address family (differs from the service's only for tunnels).
+    pub(crate) daf: u16,
+    /// The real server's tunnel: `IP_VS_CONN_F_TUNNEL_TYPE_*`, UDP port (GUE, host order) and
+    /// `IP_VS_TUNNEL_ENCAP_FLAG_*`.
+    pub(crate) tun_type: u8,
+    pub(crate) tun_port: u16,
+    pub(crate) tun_flags: u16,
 }
 
 impl Target {
@@ -71,7 +78,7 @@ fn ip_send_check(h: &mut [u8], ihl: usize) {
 }
 
 /// Consumes the packet: freed, nothing sent.
-fn tx_error(skb: &mut Skb) -> Verdict {
+pub(crate) fn tx_error(skb: &mut Skb) -> Verdict {
     skb.free();
     Verdict::Stolen
 }
@@ -225,23 +232,34 @@ fn get_out_rt(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhe
     if rt.is_local() {
         return (Out::Local, Some(rt));
     }
-    // decrement_ttl()
+    let mtu = rt.mtu().saturating_sub(overhead);
+    if !ttl_mtu4(skb, mtu, overhead != 0) {
+        return (Out::Gone, None);
+    }
+    (Out::Remote, Some(rt))
+}
+
+/// The rest of `__ip_vs_get_out_rt()` once a remote route is found, for an IPv4 packet:
+/// `decrement_ttl()`, then the MTU (already less any tunnel `overhead`: below 68 the packet
+/// is dropped) with frag-needed to the sender for a DF packet that does not fit. False when
+/// the packet was consumed.
+pub(crate) fn ttl_mtu4(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
     let Some(h) = skb.linear_mut(20) else {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     };
     if h[8] <= 1 {
         skb.icmp_send(ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
     if skb.ensure_writable(20).is_err() {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
     let Some(h) = skb.linear_mut(20) else {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     };
     let old = get16(h, 8);
     h[8] -= 1;
@@ -249,17 +267,16 @@ fn get_out_rt(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhe
     put16(h, 10, c);
     let df = get16(h, 6) & IP_DF != 0;
     let is_icmp = h[9] == IPPROTO_ICMP;
-    let mtu = rt.mtu().saturating_sub(overhead);
-    if overhead != 0 && mtu < 68 {
+    if tunnel && mtu < 68 {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
     if df && !is_icmp && skb.exceeds_mtu(mtu) {
         skb.icmp_send(ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
-    (Out::Remote, Some(rt))
+    true
 }
 
 /// `ip_vs_nat_xmit()`: rewrite the destination to the real server and send it there.
@@ -321,63 +338,12 @@ pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
     }
 }
 
-const IPIP_HLEN: u32 = 20;
-
-/// `ip_vs_tunnel_xmit()` (IPIP): wrap the packet in a new IPv4 header to the real server.
-pub(crate) fn tun4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, IPIP_HLEN);
-    let rt = match out {
-        Out::Gone => return Verdict::Stolen,
-        Out::Local => {
-            drop(rt);
-            skb.prepare_send(false);
-            return Verdict::Accept;
-        }
-        Out::Remote => match rt {
-            Some(rt) => rt,
-            None => return tx_error(skb),
-        },
-    };
-    let saddr = rt.saddr;
-    let headroom = rt.ll_reserved() + IPIP_HLEN;
-    skb.set_route(rt);
-    // ip_vs_prepare_tunneled_skb(): private head with room for the outer header.
-    skb.prepare_send(true);
-    if skb.cow_head(headroom).is_err() {
-        return tx_error(skb);
-    }
-    let Some(h) = skb.linear_mut(ihl) else { return tx_error(skb) };
-    let df = get16(h, 6) & IP_DF;
-    let tos = h[1];
-    let ttl = h[8];
-    ip_send_check(h, ihl);
-    if skb.tunnel_inner4().is_err() {
-        return tx_error(skb);
-    }
-    let Some(o) = skb.push_network_header(IPIP_HLEN) else { return tx_error(skb) };
-    o[0] = 0x45;
-    o[1] = tos;
-    // tot_len and the checksum are filled in by ip_local_out().
-    put16(o, 2, 0);
-    put16(o, 4, 0);
-    put16(o, 6, df);
-    o[8] = ttl;
-    o[9] = 4; // IPPROTO_IPIP
-    put16(o, 10, 0);
-    o[12..16].copy_from_slice(&saddr);
-    o[16..20].copy_from_slice(&t.daddr4());
-    skb.select_ident(net);
-    skb.set_ignore_df();
-    skb.ip_local_out(net);
-    Verdict::Stolen
-}
-
 /// Sends a packet of a connection to its real server by the connection's method.
 pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
     match t.method() {
         conn_flags::MASQ => nat4(net, skb, ihl, t),
         conn_flags::DROUTE => dr4(net, skb, t),
-        conn_flags::TUNNEL => tun4(net, skb, ihl, t),
+        conn_flags::TUNNEL => crate::tunnel::xmit(net, skb, false, t),
         // LOCALNODE: the packet continues to the local socket.
         _ => {
             skb.prepare_send(false);
@@ -544,38 +510,47 @@ fn get_out_rt6(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, ove
     if rt.is_local() {
         return (Out::Local, Some(rt));
     }
+    let mtu = rt.mtu().saturating_sub(overhead);
+    if !ttl_mtu6(skb, mtu, overhead != 0) {
+        return (Out::Gone, None);
+    }
+    (Out::Remote, Some(rt))
+}
+
+/// As `ttl_mtu4` for an IPv6 packet (hop limit; packet-too-big, never about ICMPv6; a
+/// tunnel path below 1280 drops the packet).
+pub(crate) fn ttl_mtu6(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
     let Some(h) = skb.linear_mut(40) else {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     };
     if h[7] <= 1 {
         skb.icmpv6_send(ICMPV6_TIME_EXCEED, 0, 0);
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
     if skb.ensure_writable(40).is_err() {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
     let Some(h) = skb.linear_mut(40) else {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     };
     h[7] -= 1;
     let is_icmp = h[6] == IPPROTO_ICMPV6;
-    let mtu = rt.mtu().saturating_sub(overhead);
-    if overhead != 0 && mtu < 1280 {
+    if tunnel && mtu < 1280 {
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
     if skb.exceeds_mtu(mtu) {
         if !is_icmp {
             skb.icmpv6_send(ICMPV6_PKT_TOOBIG, 0, mtu);
         }
         skb.free();
-        return (Out::Gone, None);
+        return false;
     }
-    (Out::Remote, Some(rt))
+    true
 }
 
 /// `ip_vs_nat_xmit_v6()`.
@@ -637,59 +612,12 @@ pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
     }
 }
 
-const IP6_HLEN: u32 = 40;
-
-/// `ip_vs_tunnel_xmit_v6()` (ip6ip6): wrap the packet in a new IPv6 header to the real server.
-pub(crate) fn tun6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, IP6_HLEN);
-    let rt = match out {
-        Out::Gone => return Verdict::Stolen,
-        Out::Local => {
-            drop(rt);
-            skb.prepare_send(false);
-            return Verdict::Accept;
-        }
-        Out::Remote => match rt {
-            Some(rt) => rt,
-            None => return tx_error(skb),
-        },
-    };
-    let saddr = rt.saddr;
-    let headroom = rt.ll_reserved() + IP6_HLEN;
-    skb.set_route6(rt);
-    skb.prepare_send(true);
-    if skb.cow_head(headroom).is_err() {
-        return tx_error(skb);
-    }
-    let payload_len = skb.len();
-    let Some(h) = skb.linear_mut(40) else { return tx_error(skb) };
-    // Traffic class (dsfield) and hop limit of the inner packet.
-    let tclass = ((h[0] & 0x0f) << 4) | (h[1] >> 4);
-    let hop = h[7];
-    if skb.tunnel_inner6().is_err() {
-        return tx_error(skb);
-    }
-    let Some(o) = skb.push_network_header6(IP6_HLEN) else { return tx_error(skb) };
-    o[0] = 0x60 | (tclass >> 4);
-    o[1] = tclass << 4;
-    o[2] = 0;
-    o[3] = 0;
-    put16(o, 4, payload_len as u16);
-    o[6] = 41; // IPPROTO_IPV6
-    o[7] = hop;
-    o[8..24].copy_from_slice(&saddr);
-    o[24..40].copy_from_slice(&t.daddr);
-    skb.set_ignore_df();
-    skb.ip6_local_out(net);
-    Verdict::Stolen
-}
-
 /// Sends an IPv6 packet of a connection by the connection's method (NAT, DR, ip6ip6, local).
 pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
     match t.method() {
         conn_flags::MASQ => nat6(net, skb, l4off, t),
         conn_flags::DROUTE => dr6(net, skb, t),
-        conn_flags::TUNNEL => tun6(net, skb, t),
+        conn_flags::TUNNEL => crate::tunnel::xmit(net, skb, true, t),
         _ => {
             skb.prepare_send(false);
             Verdict::Accept

@@ -258,19 +258,6 @@ impl Skb {
         }
     }
 
-    /// Prepares the packet to be the inner packet of an IPIP tunnel (offloads, inner headers).
-    pub(crate) fn tunnel_inner4(&mut self) -> Result {
-        let Some(p) = self.ptr() else { return Err(EINVAL) };
-        // SAFETY: valid skb with a private header (`cow_head`).
-        unsafe {
-            let r = b::iptunnel_handle_offloads(p, b::FVS_SKB_GSO_IPXIP4 as i32);
-            if r != 0 {
-                return Err(Error::from_errno(r));
-            }
-            b::fvs_skb_tunnel_inner(p, b::IPPROTO_IPIP as u8);
-        }
-        Ok(())
-    }
 
     /// Pushes `len` bytes of new network header (headroom ensured by `cow_head`) and returns
     /// them to be filled in.
@@ -290,6 +277,102 @@ impl Skb {
             // SAFETY: valid skb whose network header is a complete IPv4 header.
             unsafe { b::fvs_ip_select_ident(net.as_ptr(), p) }
         }
+    }
+}
+
+/// Tunnel encapsulation (src/tunnel.rs).
+impl Skb {
+    /// `iptunnel_handle_offloads(gso_type)`, then the current network header becomes the inner
+    /// one (protocol `inner_proto`: IPIP or IPV6) as the tunnel transmitters mark it. The
+    /// header must be private (`cow_head`).
+    pub(crate) fn tunnel_offloads(&mut self, gso_type: u32, inner_proto: u8) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: valid skb with a private header.
+        unsafe {
+            let r = b::iptunnel_handle_offloads(p, gso_type as i32);
+            if r != 0 {
+                return Err(Error::from_errno(r));
+            }
+            b::fvs_skb_tunnel_inner(p, inner_proto);
+        }
+        Ok(())
+    }
+
+    /// `skb_push(len)` into headroom reserved by `cow_head`; the new bytes, to be filled in.
+    pub(crate) fn push(&mut self, len: u32) -> Option<&mut [u8]> {
+        let p = self.ptr()?;
+        // SAFETY: valid skb whose private headroom (`cow_head`) holds at least `len` bytes;
+        // the returned bytes are the new start of the data.
+        unsafe {
+            if b::fvs_skb_headroom(p) < len {
+                return None;
+            }
+            let h = b::fvs_skb_push(p, len);
+            Some(core::slice::from_raw_parts_mut(h, len as usize))
+        }
+    }
+
+    pub(crate) fn reset_transport_header(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb.
+            unsafe { b::fvs_skb_reset_transport_header(p) }
+        }
+    }
+
+    /// Where a CHECKSUM_PARTIAL packet's checksum starts (from the data) and the checksum
+    /// field's offset from there.
+    pub(crate) fn csum_start_offset(&self) -> (i32, u16) {
+        let Some(p) = self.ptr() else { return (0, 0) };
+        // SAFETY: valid skb.
+        unsafe { (b::fvs_skb_checksum_start_offset(p), b::fvs_skb_csum_offset(p)) }
+    }
+
+    /// GUE remote checksum offload took over the checksum.
+    pub(crate) fn remcsum_handed_off(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb.
+            unsafe { b::fvs_skb_remcsum_handed_off(p) }
+        }
+    }
+
+    /// `udp_flow_src_port()`: a UDP source port from the flow hash (host order).
+    pub(crate) fn udp_flow_src_port(&self, net: NetRef) -> u16 {
+        let Some(p) = self.ptr() else { return 0 };
+        // SAFETY: valid skb and live namespace.
+        u16::from_be(unsafe { b::fvs_udp_flow_src_port(net.as_ptr(), p) })
+    }
+
+    /// `udp_set_csum()` / `udp6_set_csum()` for the UDP header at the transport header that
+    /// spans the rest of the packet (`nocheck`: checksum 0).
+    pub(crate) fn udp_set_csum(&mut self, nocheck: bool, saddr: &[u8; 16], daddr: &[u8; 16], v6: bool) {
+        let Some(p) = self.ptr() else { return };
+        let len = self.len() as i32;
+        // SAFETY: valid skb whose transport header is a complete UDP header followed by the
+        // rest of the packet; `in6_addr` has the layout of 16 bytes.
+        unsafe {
+            if v6 {
+                b::udp6_set_csum(nocheck, p, saddr.as_ptr().cast(), daddr.as_ptr().cast(), len);
+            } else {
+                let s = u32::from_ne_bytes([saddr[0], saddr[1], saddr[2], saddr[3]]);
+                let d = u32::from_ne_bytes([daddr[0], daddr[1], daddr[2], daddr[3]]);
+                b::udp_set_csum(nocheck, p, s, d, len);
+            }
+        }
+    }
+
+    /// `gre_build_header()`: pushes a GRE header (with a checksum when `csum`) for an inner
+    /// packet of ethertype `proto` (host order).
+    pub(crate) fn gre_build_header(&mut self, csum: bool, proto: u16) -> bool {
+        let Some(p) = self.ptr() else { return false };
+        let hlen = if csum { 8 } else { 4 };
+        // SAFETY: valid skb; the headroom is checked first (`cow_head` reserved it).
+        unsafe {
+            if b::fvs_skb_headroom(p) < hlen {
+                return false;
+            }
+            b::fvs_gre_build_header(p, csum, proto.to_be());
+        }
+        true
     }
 }
 
@@ -381,19 +464,6 @@ impl Skb {
         unsafe { b::fvs_skb_set_dst(p, raw) }
     }
 
-    /// Prepares the packet to be the inner packet of an ip6ip6 tunnel.
-    pub(crate) fn tunnel_inner6(&mut self) -> Result {
-        let Some(p) = self.ptr() else { return Err(EINVAL) };
-        // SAFETY: valid skb with a private header (`cow_head`).
-        unsafe {
-            let r = b::iptunnel_handle_offloads(p, b::FVS_SKB_GSO_IPXIP6 as i32);
-            if r != 0 {
-                return Err(Error::from_errno(r));
-            }
-            b::fvs_skb_tunnel_inner(p, b::IPPROTO_IPV6 as u8);
-        }
-        Ok(())
-    }
 
     /// Pushes a new IPv6 header's worth of bytes (headroom ensured by `cow_head`).
     pub(crate) fn push_network_header6(&mut self, len: u32) -> Option<&mut [u8]> {

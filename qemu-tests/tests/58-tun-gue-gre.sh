@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# backends: ipvs fvs
+# Tunnel types and families (FVS_BACKEND=ipvs|fvs): --tun-type gue (UDP port 6080, with and
+# without --tun-csum) and --tun-type gre (--tun-csum), and IPv4 services over IPv6 tunnels
+# (4in6). Every real server drops plain IPIP and ip6ip6 at its input, so only the
+# encapsulation it was configured for can reach it; it decapsulates (fou + tunl0, a GRE device
+# expecting checksums, ip6tnl0 in "any" mode) and answers the client directly through its
+# gateway, the director. (IPv6 services over IPv4 tunnels need sit on the real servers, which
+# the test kernel does not build.) Six connections rr over the three, echoed intact, the real server
+# seeing the client's own address and reached at the VIP; a 200 kB stream crosses a GUE
+# tunnel with checksums.
+. qemu-tests/lib.sh
+. qemu-tests/topo.sh
+. qemu-tests/dataplane.sh
+modprobe fou 2>/dev/null; modprobe ip_gre 2>/dev/null; modprobe ip6_tunnel 2>/dev/null
+dp_backend_up
+topo_tun 3
+for i in 1 2 3; do
+    ns=fvs-rs$i
+    ip netns exec "$ns" nft -f - <<'NFT' || fail "nft in $ns"
+table inet only_encap {
+    chain in {
+        type filter hook prerouting priority -300;
+        ip protocol ipip drop
+        ip6 nexthdr ipv6 drop
+    }
+}
+NFT
+done
+# rs1, rs3: GUE on UDP 6080 (inner IPIP to tunl0); rs2: GRE with checksums (grec: gre0
+# would drop them, its checksum flag differing).
+ip netns exec fvs-rs1 ip fou add port 6080 gue || fail "fou on rs1"
+ip netns exec fvs-rs3 ip fou add port 6080 gue || fail "fou on rs3"
+ip -n fvs-rs2 link add grec type gre local 10.0.2.2 icsum || fail "GRE device on rs2"
+ip -n fvs-rs2 link set grec up
+ip netns exec fvs-rs2 sysctl -qw net.ipv4.conf.grec.rp_filter=0
+dp_tcp_servers 3
+
+adm_ok -A -t "$VIP:80" -s rr
+adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -i --tun-type gue --tun-port 6080
+adm_ok -a -t "$VIP:80" -r 10.0.2.2:80 -i --tun-type gre --tun-csum
+adm_ok -a -t "$VIP:80" -r 10.0.2.3:80 -i --tun-type gue --tun-port 6080 --tun-csum
+info "$(adm -Ln --tun-info 2>/dev/null || adm -Ln)"
+out=$(dp_client tcp "$VIP" 80 6)
+info "$(tr '\n' ';' <<<"$out")"
+dp_check_lines tun 6 <<<"$out"
+assert_eq "rs1=2 rs2=2 rs3=2" "$(dp_count_names 3 <<<"$out")" "rr over GUE, GRE and GUE with checksums"
+out=$(dp_client tcp "$VIP" 80 1 200000)
+info "200 kB: $out"
+dp_check_lines tun 1 <<<"$out"
+
+# IPv4 service VIP:82 over IPv6 tunnels (4in6, ip6tnl0 in any mode).
+for i in 1 2 3; do
+    ip -n "fvs-rs$i" link set ip6tnl0 up
+    ip -n "fvs-rs$i" -6 tunnel change ip6tnl0 mode any || fail "ip6tnl0 mode any on rs$i"
+    ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.conf.ip6tnl0.rp_filter=0 2>/dev/null
+done
+dp_tcp_servers 3 82
+adm_ok -A -t "$VIP:82" -s rr
+for i in 1 2 3; do adm_ok -a -t "$VIP:82" -r "[fd00:2::$i]:82" -i; done
+out=$(dp_client tcp "$VIP" 82 3)
+info "4in6: $(tr '\n' ';' <<<"$out")"
+dp_check_lines tun 3 <<<"$out"
+assert_eq "rs1=1 rs2=1 rs3=1" "$(dp_count_names 3 <<<"$out")" "rr over 4in6 tunnels"
+echo "GUE, GRE and 4in6 tunnels work"
