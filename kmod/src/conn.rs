@@ -35,6 +35,8 @@ pub(crate) struct Conn {
     /// Connections this persistence template controls (`n_control`): a template with
     /// controlled connections is never removed.
     n_control: AtomicU32,
+    /// Packets from the client (`in_pkts`: the random entry drop spares busy connections).
+    pub(crate) in_pkts: AtomicU32,
     /// The persistence template that controls this connection (`cp->control`).
     control: HoldSlot<Conn>,
     /// Protocol state index (`IP_VS_*_S_*`) in the high 32 bits, IP_VS_CONN_F_* in the low.
@@ -102,6 +104,7 @@ impl Conn {
             daddr: dest.addr,
             dport,
             n_control: AtomicU32::new(0),
+            in_pkts: AtomicU32::new(0),
             control: match control {
                 Some(r) => HoldSlot::new(r),
                 None => HoldSlot::empty(),
@@ -161,6 +164,11 @@ impl Conn {
                 t.update(|s, f| (s | CTPL_S_ASSURED, f));
             }
         }
+    }
+
+    /// Connections still hold this template.
+    pub(crate) fn is_held(&self) -> bool {
+        self.n_control.load(Relaxed) != 0
     }
 
     /// Controlled by a persistence template (`cp->control`).
@@ -300,6 +308,21 @@ impl ConnTable {
             Some(mut b) => b.remove_if(|x| core::ptr::eq(x, c), |x| x.unlinked()) > 0,
             None => false,
         }
+    }
+
+    /// `ip_vs_random_dropentry`'s walk: a 32nd of the buckets from a random one; entries for
+    /// which `drop` holds are unlinked. Bottom halves must be off. Returns how many went.
+    pub(crate) fn random_drop(&self, mut drop: impl FnMut(&Conn) -> bool) -> usize {
+        let mut r = [0u8; 4];
+        crate::sys::bh::random_bytes(&mut r);
+        let start = u32::from_ne_bytes(r) as usize;
+        let mut n = 0;
+        for i in 0..(self.t.buckets() >> 5) {
+            if let Some(mut b) = self.t.lock((start.wrapping_add(i)) & self.mask as usize) {
+                n += b.remove_if(&mut drop, |c| c.unlinked());
+            }
+        }
+        n
     }
 
     /// Frees every entry for which `expired` holds, releasing its dest counters. Bottom halves

@@ -25,3 +25,6 @@ pub(crate) mod conn_hash;
 
 #[path = "../core/src/estimator.rs"]
 pub(crate) mod estimator;
+
+#[path = "../core/src/defense.rs"]
+pub(crate) mod defense;

@@ -500,3 +500,70 @@ unsigned char *fvs_skb_push_network_header6(struct sk_buff *skb, unsigned int le
 	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
 	return p;
 }
+
+/* Tunnel encapsulations other than IP-in-IP (src/tunnel.rs): GUE (FOU) and GRE. */
+#include <net/gre.h>
+#include <net/udp.h>
+
+__be16 fvs_udp_flow_src_port(struct net *net, struct sk_buff *skb)
+{
+	return udp_flow_src_port(net, skb, 0, 0, false);
+}
+
+/* ipvs_gre_encap(): gre_build_header() with the checksum bit as the real server asks. */
+void fvs_gre_build_header(struct sk_buff *skb, bool csum, __be16 proto)
+{
+	IP_TUNNEL_DECLARE_FLAGS(tflags) = { };
+
+	if (csum)
+		__set_bit(IP_TUNNEL_CSUM_BIT, tflags);
+	gre_build_header(skb, gre_calc_hlen(tflags), tflags, proto, 0, 0);
+}
+
+unsigned int fvs_skb_headroom(const struct sk_buff *skb)
+{
+	return skb_headroom(skb);
+}
+
+unsigned char *fvs_skb_push(struct sk_buff *skb, unsigned int len)
+{
+	return skb_push(skb, len);
+}
+
+void fvs_skb_reset_transport_header(struct sk_buff *skb)
+{
+	skb_reset_transport_header(skb);
+}
+
+int fvs_skb_checksum_start_offset(const struct sk_buff *skb)
+{
+	return skb_checksum_start_offset(skb);
+}
+
+u16 fvs_skb_csum_offset(const struct sk_buff *skb)
+{
+	return skb->csum_offset;
+}
+
+/* GUE remote checksum offload: the receiver completes the checksum. */
+void fvs_skb_remcsum_handed_off(struct sk_buff *skb)
+{
+	if (!skb_is_gso(skb)) {
+		skb->ip_summed = CHECKSUM_NONE;
+		skb->encapsulation = 0;
+	}
+}
+
+/* Periodic process-context work (src/sys/work.rs) and the memory figure of ip_vs's defences. */
+#include <linux/workqueue.h>
+#include <linux/mm.h>
+
+void fvs_init_delayed_work(struct delayed_work *dw, work_func_t fn)
+{
+	INIT_DELAYED_WORK(dw, fn);
+}
+
+bool fvs_queue_delayed_work_long(struct delayed_work *dw, unsigned long delay)
+{
+	return queue_delayed_work(system_long_wq, dw, delay);
+}

@@ -64,6 +64,15 @@ pub(crate) struct NetState {
     sweep_pos: AtomicUsize,
     /// /proc/sys/net/fvs.
     pub(crate) sysctl: crate::sysctl::Sysctls,
+    /// The memory-exhaustion defences and their once-a-second work.
+    pub(crate) defense: crate::defense::Defense,
+}
+
+impl crate::sys::work::WorkOwner for NetState {
+    fn work_run(&self) {
+        self.defense.run(self);
+        self.defense.work.rearm(crate::sys::hz() as u64);
+    }
 }
 
 impl TimerOwner for NetState {
@@ -133,6 +142,7 @@ impl PernetState for NetState {
                 sweeper: Timer::new(),
                 sweep_pos: AtomicUsize::new(0),
                 sysctl: crate::sysctl::Sysctls::new(),
+                defense: crate::defense::Defense::new(),
             }),
             GFP_KERNEL,
         )?;
@@ -140,15 +150,19 @@ impl PernetState for NetState {
         // unregistered before it goes.
         state.sysctl.register(net)?;
         state.sweeper.start(&*state, sweep_tick());
-        if let Err(e) = ctl::proc::create(net) {
+        state.defense.work.start(&*state, crate::sys::hz() as u64);
+        let undo = |state: &NetState| {
+            state.defense.work.stop();
             state.sweeper.stop();
             state.sysctl.unregister();
+        };
+        if let Err(e) = ctl::proc::create(net) {
+            undo(&state);
             return Err(e);
         }
         if let Err(e) = hooks::register(net) {
             ctl::proc::remove(net);
-            state.sweeper.stop();
-            state.sysctl.unregister();
+            undo(&state);
             return Err(e);
         }
         Ok(state)
@@ -158,6 +172,7 @@ impl PernetState for NetState {
         hooks::unregister(net);
         ctl::proc::remove(net);
         state.sysctl.unregister();
+        state.defense.work.stop();
         state.sweeper.stop();
         // No packet, timer or reader can reach the connections any more: free them all.
         {

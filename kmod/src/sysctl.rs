@@ -6,6 +6,9 @@ use crate::sys::sysctl::{IntVar, SysctlTable};
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use kernel::prelude::*;
 
+/// The range of the defence modes (`proc_do_defense_mode`: other values fail with EINVAL).
+static DEFENSE_MODES: [i32; 2] = [0, 3];
+
 /// The values (read lock-free by the packet path).
 pub(crate) struct Sysctls {
     /// Drop (instead of forwarding) packets of connections whose real server is gone or has
@@ -22,6 +25,15 @@ pub(crate) struct Sysctls {
     pub(crate) conn_reuse_mode: AtomicI32,
     /// Rate estimation on (1) or off (0).
     pub(crate) run_estimation: AtomicI32,
+    /// Pages of available memory below which the automatic defences switch on.
+    pub(crate) amemthresh: AtomicI32,
+    /// drop_packet 3: one in this many new-connection packets is dropped.
+    pub(crate) am_droprate: AtomicI32,
+    /// Defence modes (0 off, 1 automatic, 2 automatic and on now, 3 always): drop random
+    /// entries, drop new-connection packets, TCP state table for attacks.
+    pub(crate) drop_entry: AtomicI32,
+    pub(crate) drop_packet: AtomicI32,
+    pub(crate) secure_tcp: AtomicI32,
     table: SysctlTable,
 }
 
@@ -34,6 +46,11 @@ impl Sysctls {
             expire_quiescent_template: AtomicI32::new(0),
             conn_reuse_mode: AtomicI32::new(1),
             run_estimation: AtomicI32::new(1),
+            amemthresh: AtomicI32::new(1024),
+            am_droprate: AtomicI32::new(10),
+            drop_entry: AtomicI32::new(0),
+            drop_packet: AtomicI32::new(0),
+            secure_tcp: AtomicI32::new(0),
             table: SysctlTable::new(),
         }
     }
@@ -45,6 +62,11 @@ impl Sysctls {
             net,
             c"net/fvs",
             &[
+                v(c"amemthresh", &self.amemthresh, None),
+                v(c"am_droprate", &self.am_droprate, None),
+                v(c"drop_entry", &self.drop_entry, Some(&DEFENSE_MODES)),
+                v(c"drop_packet", &self.drop_packet, Some(&DEFENSE_MODES)),
+                v(c"secure_tcp", &self.secure_tcp, Some(&DEFENSE_MODES)),
                 v(c"expire_nodest_conn", &self.expire_nodest_conn, None),
                 v(c"sloppy_tcp", &self.sloppy_tcp, None),
                 v(c"sloppy_sctp", &self.sloppy_sctp, None),

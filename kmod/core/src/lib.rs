@@ -10,6 +10,7 @@ extern crate std;
 
 pub mod conn_hash;
 pub mod csum;
+pub mod defense;
 pub mod estimator;
 pub mod hash;
 pub mod parse;

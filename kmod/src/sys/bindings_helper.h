@@ -146,3 +146,23 @@ int fvs_nf_local_out6(struct net *net, struct sk_buff *skb);
 void fvs_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, __u32 info);
 unsigned char *fvs_skb_push_network_header6(struct sk_buff *skb, unsigned int len);
 const unsigned int FVS_SKB_GSO_IPXIP6 = SKB_GSO_IPXIP6;
+#include <net/udp.h>
+#include <net/ip6_checksum.h>
+const unsigned int FVS_SKB_GSO_UDP_TUNNEL = SKB_GSO_UDP_TUNNEL;
+const unsigned int FVS_SKB_GSO_UDP_TUNNEL_CSUM = SKB_GSO_UDP_TUNNEL_CSUM;
+const unsigned int FVS_SKB_GSO_TUNNEL_REMCSUM = SKB_GSO_TUNNEL_REMCSUM;
+const unsigned int FVS_SKB_GSO_GRE = SKB_GSO_GRE;
+const unsigned int FVS_SKB_GSO_GRE_CSUM = SKB_GSO_GRE_CSUM;
+__be16 fvs_udp_flow_src_port(struct net *net, struct sk_buff *skb);
+void fvs_gre_build_header(struct sk_buff *skb, bool csum, __be16 proto);
+unsigned int fvs_skb_headroom(const struct sk_buff *skb);
+unsigned char *fvs_skb_push(struct sk_buff *skb, unsigned int len);
+void fvs_skb_reset_transport_header(struct sk_buff *skb);
+int fvs_skb_checksum_start_offset(const struct sk_buff *skb);
+u16 fvs_skb_csum_offset(const struct sk_buff *skb);
+void fvs_skb_remcsum_handed_off(struct sk_buff *skb);
+
+/* Periodic work and memory figures (src/sys/work.rs, src/defense.rs). */
+#include <linux/mm.h>
+void fvs_init_delayed_work(struct delayed_work *dw, work_func_t fn);
+bool fvs_queue_delayed_work_long(struct delayed_work *dw, unsigned long delay);

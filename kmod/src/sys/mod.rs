@@ -30,6 +30,7 @@ pub(crate) mod bh;
 pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod layout;
+pub(crate) mod mem;
 pub(crate) mod net;
 pub(crate) mod percpu;
 pub(crate) mod nf;
@@ -39,6 +40,7 @@ pub(crate) mod rcuhash;
 pub(crate) mod skb;
 pub(crate) mod sysctl;
 pub(crate) mod timer;
+pub(crate) mod work;
 
 use core::cell::UnsafeCell;
 
