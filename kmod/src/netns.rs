@@ -9,7 +9,7 @@ use crate::sys::rcu::WriteLock;
 use crate::uapi;
 use crate::{ctl, hooks};
 use core::pin::Pin;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
 use kernel::alloc::KBox;
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, SpinLock};
@@ -66,10 +66,16 @@ pub(crate) struct NetState {
     pub(crate) sysctl: crate::sysctl::Sysctls,
     /// The memory-exhaustion defences and their once-a-second work.
     pub(crate) defense: crate::defense::Defense,
+    /// Real servers were removed while expire_nodest_conn is on: their connections go with
+    /// the next run of the work (`ip_vs_enqueue_expire_nodest_conns`).
+    nodest_pending: AtomicBool,
 }
 
 impl crate::sys::work::WorkOwner for NetState {
     fn work_run(&self) {
+        if self.nodest_pending.swap(false, Relaxed) {
+            self.expire_nodest_flush();
+        }
         self.defense.run(self);
         self.defense.work.rearm(crate::sys::hz() as u64);
     }
@@ -143,6 +149,7 @@ impl PernetState for NetState {
                 sweep_pos: AtomicUsize::new(0),
                 sysctl: crate::sysctl::Sysctls::new(),
                 defense: crate::defense::Defense::new(),
+                nodest_pending: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;
@@ -187,6 +194,22 @@ impl PernetState for NetState {
 }
 
 impl NetState {
+    /// A real server (or a service with its real servers) was removed: with
+    /// expire_nodest_conn on, its connections are expired within a second.
+    pub(crate) fn expire_nodest_later(&self) {
+        if crate::sysctl::Sysctls::on(&self.sysctl.expire_nodest_conn) {
+            self.nodest_pending.store(true, Relaxed);
+        }
+    }
+
+    /// `ip_vs_expire_nodest_conn_flush`: connections whose real server is gone are unlinked,
+    /// then the templates they held if nothing else holds them.
+    fn expire_nodest_flush(&self) {
+        let _bh = crate::sys::bh::BhGuard::new();
+        let gone = |c: &crate::conn::Conn| !c.dest.available.load(Relaxed) && !c.is_held();
+        self.conns.remove_if(|c| !c.is_template() && gone(c));
+        self.conns.remove_if(|c| c.is_template() && gone(c));
+    }
     /// The state of `net`; `None` only while the namespace is being set up or torn down.
     pub(crate) fn of(net: NetRef) -> Option<&'static NetState> {
         PERNET.get(net)

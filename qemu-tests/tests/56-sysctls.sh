@@ -5,7 +5,7 @@
 #  * defaults: expire_nodest_conn 0, sloppy_tcp 0, sloppy_sctp 0, expire_quiescent_template 0,
 #    conn_reuse_mode 1, run_estimation 1; a non-number is refused;
 #  * expire_nodest_conn: a UDP flow whose real server was deleted is dropped (0), or expired
-#    and scheduled anew (1);
+#    and scheduled anew (1); with 1, deleting a server expires its entries within seconds;
 #  * conn_reuse_mode: a new TCP connection from the port of a finished one (TIME_WAIT) is
 #    scheduled anew (1: the next server in rr order) or follows the old entry (0);
 #  * expire_quiescent_template: a persistence template of a weight-0 server keeps its clients
@@ -68,6 +68,14 @@ sysctl_set expire_nodest_conn 1 || fail "set expire_nodest_conn"
 again=$(udp1 40001 53 c)
 info "first $first, after deletion with expire_nodest_conn=1: $again"
 [[ $again == rs[123] && $again != "$first" ]] || fail "flow not rescheduled after its server was deleted: $again"
+# ... and then, without another packet, connections of a deleted server are expired at once.
+cport_srv() { dp_conns | awk -v p=":$1" '$1 == "UDP" && substr($4, length($4) - length(p) + 1) == p {print $6}'; }
+[ -n "$(cport_srv 40001)" ] || fail "no entry for the rescheduled flow: $(dp_conns)"
+srv=$(cport_srv 40001)
+adm_ok -d -u "$VIP:53" -r "$srv"
+for _ in $(seq 1 15); do [ -z "$(cport_srv 40001)" ] && break; sleep 0.2; done
+assert_eq "" "$(cport_srv 40001)" "entry of a deleted server with expire_nodest_conn=1"
+info "entry to $srv expired when its server was deleted"
 sysctl_set expire_nodest_conn 0
 
 # --- conn_reuse_mode: the server closes first, so the director's entry ends in TIME_WAIT

@@ -237,6 +237,7 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
                 forget_mixed(st, w, s);
             }
             st.rules.flush(w);
+            st.expire_nodest_later();
             return Ok(());
         }
         cmd::SET_CONFIG => return set_config(req, st),
@@ -284,6 +285,7 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
             forget_mixed(st, w, s);
             // The unlinked service (and with it its dests) is freed after a grace period.
             drop(st.rules.del(w, &sreq.key));
+            st.expire_nodest_later();
             Ok(())
         }
         (cmd::NEW_DEST, Some(s), Some(d)) => {
@@ -300,6 +302,7 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
                     st.mixed_af_dests.fetch_sub(1, Relaxed);
                 }
                 drop(r);
+                st.expire_nodest_later();
                 Ok(())
             }
             None => Err(ENOENT),
