@@ -1,9 +1,15 @@
 //! Locality-based least-connection with replication (ip_vs_lblcr.c): each destination address
 //! maps to a small set of dests (newest first, as `list_add_rcu` builds it); the least loaded
 //! member serves, a new member is added when it is overloaded, and after `expiration` jiffies
-//! without set changes the most loaded member is dropped. The table is the lblc [`Cache`].
+//! without set changes the most loaded member is dropped. The table is the lblc [`Cache`], with
+//! its keys and its periodic check.
+//!
+//! Sets name dests by key (see [`super::lblc`]); a member whose key is not in the dest slice
+//! (deleted from the service) is skipped by [`DestSet::min`] as ip_vs skips a dest in the trash,
+//! and also by [`DestSet::max`], where ip_vs would still weigh the trash dest's remaining
+//! connections.
 
-use super::lblc::{find_key, is_overloaded, Cache, CAPACITY};
+use super::lblc::{find_key, is_overloaded, ArrayCache, Cache, Store, CAPACITY};
 use super::{conn_overhead, time_after, weighted_least, Addr, Dest};
 
 /// Default per-address set capacity (a full set ignores inserts, like a failed allocation).
@@ -44,6 +50,9 @@ impl<const S: usize> DestSet<S> {
 
     /// `ip_vs_dest_set_insert`.
     pub fn insert(&mut self, key: u32, check: bool, now: u64) {
+        if key == 0 {
+            return;
+        }
         if check && self.keys().contains(&key) {
             return;
         }
@@ -124,10 +133,10 @@ impl<const S: usize> DestSet<S> {
     }
 }
 
-/// The lblcr table with the kernel's capacity.
-pub type LblcrTable = Cache<DestSet<SET_CAP>, CAPACITY>;
+/// The lblcr table with a fixed store of the kernel's capacity (about 2 MB: box it).
+pub type LblcrTable = ArrayCache<DestSet<SET_CAP>, CAPACITY>;
 
-impl<const S: usize, const CAP: usize> Cache<DestSet<S>, CAP> {
+impl<const S: usize, St: Store<DestSet<S>>> Cache<DestSet<S>, St> {
     /// `ip_vs_lblcr_schedule` for destination address `daddr` at `now`; `expiration` is the
     /// lblcr_expiration sysctl in jiffies.
     pub fn schedule<D: Dest>(
@@ -160,9 +169,10 @@ impl<const S: usize, const CAP: usize> Cache<DestSet<S>, CAP> {
             return Some(di);
         }
         let di = weighted_least(dests, |d| conn_overhead(d))?;
-        if !dead {
+        let key = dests.get(di).map_or(0, |d| d.key());
+        if !dead && key != 0 {
             let mut set = DestSet::default();
-            set.insert(dests.get(di).map_or(0, |d| d.key()), false, now);
+            set.insert(key, false, now);
             self.insert(daddr, set, now);
         }
         Some(di)
@@ -178,7 +188,7 @@ mod tests {
     use std::boxed::Box;
     use std::vec::Vec;
 
-    type Small = Cache<DestSet<4>, 32>;
+    type Small = ArrayCache<DestSet<4>, 32>;
 
     fn dests(w: &[i32]) -> Vec<DestInfo> {
         w.iter()
@@ -205,6 +215,29 @@ mod tests {
         // after `expiration` without set changes the most loaded member (0) is dropped
         assert_eq!(t.schedule(&d, &a, 1011, 1000), Some(1));
         assert_eq!(t.get(&a).unwrap().0.keys(), &[101]);
+    }
+
+    #[test]
+    fn deleted_member_skipped_then_back() {
+        let d = dests(&[1, 1, 1]);
+        let mut t = Box::new(Small::new());
+        let a = Addr::V4([10, 9, 9, 1]);
+        assert_eq!(t.schedule(&d, &a, 0, 1000), Some(0));
+        // dest 0 deleted: the set's only member is gone, the least loaded joins the set
+        let without0 = [d[1], d[2]];
+        assert_eq!(t.schedule(&without0, &a, 1, 1000), Some(0));
+        assert_eq!(t.get(&a).unwrap().0.keys(), &[101, 100]);
+        // dest 0 back, loaded: the set's least loaded member serves
+        let mut back = [d[0], d[1], d[2]];
+        back[0].inactconns = 5;
+        assert_eq!(t.schedule(&back, &a, 2, 1000), Some(1));
+        back[1].inactconns = 9;
+        assert_eq!(t.schedule(&back, &a, 3, 1000), Some(0));
+        // a keyless dest is chosen but never joins a set
+        let keyless = [DestInfo::with_weight(1)];
+        let b = Addr::V4([10, 9, 9, 2]);
+        assert_eq!(t.schedule(&keyless, &b, 4, 1000), Some(0));
+        assert!(t.get(&b).is_none());
     }
 
     #[test]
