@@ -633,6 +633,62 @@ fn is_icmp4(skb: &Skb) -> bool {
     h.len() >= 20 && h[0] >> 4 == 4 && h[9] == IPPROTO_ICMP
 }
 
+const IPPROTO_ESP: u8 = 50;
+const IPPROTO_AH: u8 = 51;
+const PORT_ISAKMP: u16 = 500;
+
+/// An AH or ESP packet: its transport offset, protocol and addresses.
+fn parse_ah_esp(skb: &Skb, v6: bool) -> Option<(usize, u8, InetAddr, InetAddr)> {
+    let mut buf = [0u8; 128];
+    let h = skb.headers(&mut buf);
+    let ip = parse::parse_ip(h, 0, v6).ok()?;
+    if !matches!(ip.protocol, IPPROTO_AH | IPPROTO_ESP) {
+        return None;
+    }
+    Some((ip.len, ip.protocol, inet(&ip.saddr), inet(&ip.daddr)))
+}
+
+/// `ip_vs_protocol_ah/esp`: AH and ESP are only related traffic: a packet from a client goes
+/// where the client's IKE exchange (UDP port 500 to the same virtual address) was scheduled,
+/// and refreshes that entry; without one it is not ours. Nothing new is scheduled.
+fn in_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
+    let Some((ihl, protocol, saddr, daddr)) = parse_ah_esp(skb, v6) else { return Verdict::Accept };
+    let af = if v6 { AF_INET6 } else { AF_INET };
+    let key = ConnKey { af, protocol: IPPROTO_UDP, caddr: saddr, cport: PORT_ISAKMP, vaddr: daddr, vport: PORT_ISAKMP };
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
+        count(st, c, skb.len(), false);
+        c.set_expires(jiffies() + state_timeout(st, IPPROTO_UDP, c.state()) as u64 * crate::sys::hz() as u64);
+        Target { protocol, ..target_of(c) }
+    };
+    if v6 {
+        xmit::xmit6(net, skb, ihl, &t)
+    } else {
+        xmit::xmit4(net, skb, ihl, &t)
+    }
+}
+
+/// AH/ESP from a real server: back to the client along its IKE entry (NAT: from the VIP).
+fn out_ah_esp(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
+    let Some((ihl, protocol, saddr, daddr)) = parse_ah_esp(skb, v6) else { return Verdict::Accept };
+    let af = if v6 { AF_INET6 } else { AF_INET };
+    let t = {
+        let g = RcuGuard::new();
+        let Some(c) = st.conns.lookup_out(&g, af, IPPROTO_UDP, &saddr, PORT_ISAKMP, &daddr, PORT_ISAKMP) else {
+            return Verdict::Accept;
+        };
+        count(st, c, skb.len(), true);
+        c.set_expires(jiffies() + state_timeout(st, IPPROTO_UDP, c.state()) as u64 * crate::sys::hz() as u64);
+        Target { protocol, ..target_of(c) }
+    };
+    if v6 {
+        xmit::snat6(skb, ihl, &t)
+    } else {
+        xmit::snat4(skb, ihl, &t)
+    }
+}
+
 /// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
 fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
     if skb.ipvs_property() {
@@ -642,7 +698,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
     if is_icmp4(skb) {
         return in_icmp4(net, st, skb, true);
     }
-    let Some(p) = parse_pkt(skb, false) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, false) else { return in_ah_esp(net, st, skb, false) };
     match in_decide(st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
@@ -663,7 +719,7 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
     if is_icmp4(skb) {
         return out_icmp4(st, skb);
     }
-    let Some(p) = parse_pkt(skb, false) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, false) else { return out_ah_esp(st, skb, false) };
     let len = skb.len();
     let now = jiffies();
     let t = {
@@ -788,7 +844,7 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
     if is_icmp6(skb) {
         return in_icmp6(net, st, skb);
     }
-    let Some(p) = parse_pkt(skb, true) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, true) else { return in_ah_esp(net, st, skb, true) };
     match in_decide(st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
@@ -809,7 +865,7 @@ fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
     if is_icmp6(skb) {
         return out_icmp6(st, skb);
     }
-    let Some(p) = parse_pkt(skb, true) else { return Verdict::Accept };
+    let Some(p) = parse_pkt(skb, true) else { return out_ah_esp(st, skb, true) };
     let len = skb.len();
     let now = jiffies();
     let t = {

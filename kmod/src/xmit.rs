@@ -88,7 +88,9 @@ fn l4_hdr_len(protocol: u8) -> usize {
     match protocol {
         IPPROTO_TCP => 20,
         IPPROTO_SCTP => SCTP_HDR_LEN,
-        _ => 8,
+        IPPROTO_UDP => 8,
+        // AH/ESP: only the IP header is rewritten.
+        _ => 0,
     }
 }
 
@@ -115,6 +117,16 @@ fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &T
     };
     if protocol == IPPROTO_SCTP {
         return mangle_sctp(skb, v6, l4off, dnat, &newip[..alen], aoff, newport);
+    }
+    if !matches!(protocol, IPPROTO_TCP | IPPROTO_UDP) {
+        // AH/ESP (no dnat/snat handler in ip_vs): the address alone.
+        let Some(h) = skb.linear_mut(l4off) else { return false };
+        h[aoff..aoff + alen].copy_from_slice(&newip[..alen]);
+        if !v6 {
+            ip_send_check(h, l4off);
+        }
+        skb.forward_csum();
+        return true;
     }
     let len = skb.len();
     let l4len = len - l4off as u32;
