@@ -652,7 +652,7 @@ fn parse_ah_esp(skb: &Skb, v6: bool) -> Option<(usize, u8, InetAddr, InetAddr)> 
 /// where the client's IKE exchange (UDP port 500 to the same virtual address) was scheduled,
 /// and refreshes that entry; without one it is not ours. Nothing new is scheduled.
 fn in_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
-    let Some((ihl, protocol, saddr, daddr)) = parse_ah_esp(skb, v6) else { return Verdict::Accept };
+    let Some((ihl, protocol, saddr, daddr)) = parse_ah_esp(skb, v6) else { return ignore_tunneled(st, skb, v6) };
     let af = if v6 { AF_INET6 } else { AF_INET };
     let key = ConnKey { af, protocol: IPPROTO_UDP, caddr: saddr, cport: PORT_ISAKMP, vaddr: daddr, vport: PORT_ISAKMP };
     let t = {
@@ -687,6 +687,56 @@ fn out_ah_esp(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
     } else {
         xmit::snat4(skb, ihl, &t)
     }
+}
+
+/// `nat_icmp_send`: a packet from a NAT real server's address and port that matches no
+/// connection is refused with ICMP port unreachable (not a TCP RST or SCTP ABORT), when the
+/// sysctl is on. Returns the verdict if it was refused.
+fn nat_icmp_send(st: &NetState, skb: &mut Skb, p: &Pkt) -> Option<Verdict> {
+    if !Sysctls::on(&st.sysctl.nat_icmp_send) {
+        return None;
+    }
+    let g = RcuGuard::new();
+    // ip_vs_has_real_service: a NAT real server at this address and port.
+    let found = st.rules.iter(&g).any(|s| {
+        (s.key.protocol == u16::from(p.protocol) || s.key.fwmark != 0)
+            && s.dests.iter(&g).any(|d| {
+                d.af == p.af
+                    && d.port == p.sport
+                    && crate::rules::addr_eq(p.af, &d.addr, &p.saddr)
+                    && d.conf().conn_flags & crate::uapi::conn_flags::FWD_MASK == MASQ
+            })
+    });
+    drop(g);
+    if !found
+        || (p.protocol == IPPROTO_TCP && p.tcp_flags & TH_RST != 0)
+        || (p.protocol == IPPROTO_SCTP && p.sctp_chunk == Some(sctp::CID_ABORT))
+    {
+        return None;
+    }
+    if p.af == AF_INET6 {
+        skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
+    } else {
+        skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+    }
+    Some(Verdict::Drop)
+}
+
+/// `ignore_tunneled`: a packet of a protocol fvs does not handle (IPIP, GRE, IPv6-in-IPv4
+/// ...) is marked, so that the packet it carries, decapsulated on this host, passes fvs by.
+fn ignore_tunneled(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
+    if Sysctls::on(&st.sysctl.ignore_tunneled) {
+        let mut buf = [0u8; 128];
+        let h = skb.headers(&mut buf);
+        let other = parse::parse_ip(h, 0, v6).is_ok_and(|ip| {
+            !ip.fragment
+                && !matches!(ip.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP | IPPROTO_AH | IPPROTO_ESP | IPPROTO_ICMP | IPPROTO_ICMPV6)
+        });
+        if other {
+            skb.set_ipvs_property();
+        }
+    }
+    Verdict::Accept
 }
 
 /// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
@@ -725,7 +775,8 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
     let t = {
         let g = RcuGuard::new();
         let Some(c) = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
-            return Verdict::Accept;
+            drop(g);
+            return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
         };
         count(st, c, len, true);
         set_state(st, &g, c, Direction::Output, &p, now, true);
@@ -871,7 +922,8 @@ fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
     let t = {
         let g = RcuGuard::new();
         let Some(c) = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
-            return Verdict::Accept;
+            drop(g);
+            return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
         };
         count(st, c, len, true);
         set_state(st, &g, c, Direction::Output, &p, now, true);

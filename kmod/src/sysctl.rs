@@ -34,6 +34,15 @@ pub(crate) struct Sysctls {
     pub(crate) drop_entry: AtomicI32,
     pub(crate) drop_packet: AtomicI32,
     pub(crate) secure_tcp: AtomicI32,
+    /// A NAT reply with no connection, from a real server's address and port, is answered
+    /// with ICMP port unreachable (TCP but RST, UDP, SCTP but ABORT) and dropped.
+    pub(crate) nat_icmp_send: AtomicI32,
+    /// Packets of protocols fvs does not balance (IPIP, GRE, ...) are marked so that what they
+    /// carry, once decapsulated here, is not balanced either.
+    pub(crate) ignore_tunneled: AtomicI32,
+    /// Path MTU discovery through tunnels (0: IPv4 packets are fragmented in the tunnel and
+    /// the outer header has no DF).
+    pub(crate) pmtu_disc: AtomicI32,
     table: SysctlTable,
 }
 
@@ -51,6 +60,9 @@ impl Sysctls {
             drop_entry: AtomicI32::new(0),
             drop_packet: AtomicI32::new(0),
             secure_tcp: AtomicI32::new(0),
+            nat_icmp_send: AtomicI32::new(0),
+            ignore_tunneled: AtomicI32::new(0),
+            pmtu_disc: AtomicI32::new(1),
             table: SysctlTable::new(),
         }
     }
@@ -73,6 +85,9 @@ impl Sysctls {
                 v(c"expire_quiescent_template", &self.expire_quiescent_template, None),
                 v(c"conn_reuse_mode", &self.conn_reuse_mode, None),
                 v(c"run_estimation", &self.run_estimation, None),
+                v(c"nat_icmp_send", &self.nat_icmp_send, None),
+                v(c"ignore_tunneled", &self.ignore_tunneled, None),
+                v(c"pmtu_disc", &self.pmtu_disc, None),
             ],
         )
     }

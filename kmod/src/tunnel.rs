@@ -9,6 +9,7 @@ use crate::sys::bindings as b;
 use crate::sys::net::NetRef;
 use crate::sys::nf::{Skb, Verdict};
 use crate::sys::skb::{Route, Route6};
+use crate::sysctl::Sysctls;
 use crate::uapi::{tun_flags, tun_type};
 use crate::xmit::{tx_error, ttl_mtu4, ttl_mtu6, Target};
 
@@ -130,7 +131,14 @@ pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Ve
     if mtu < if outer_v6 { 1280 } else { 68 } {
         return tx_error(skb);
     }
-    let ok = if inner_v6 { ttl_mtu6(skb, mtu, false) } else { ttl_mtu4(skb, mtu, false) };
+    // pmtu_disc 0: IPv4 packets are fragmented in the tunnel whatever their DF, and the outer
+    // header has none.
+    let pmtu_disc = crate::netns::NetState::of(net).is_none_or(|st| Sysctls::on(&st.sysctl.pmtu_disc));
+    let ok = if inner_v6 {
+        ttl_mtu6(skb, mtu, false)
+    } else {
+        ttl_mtu4(skb, if pmtu_disc { mtu } else { u32::MAX }, false)
+    };
     if !ok {
         return Verdict::Stolen;
     }
@@ -158,7 +166,7 @@ pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Ve
             let tclass = ((h[0] & 0x0f) << 4) | (h[1] >> 4);
             (IPPROTO_IPV6, ecn_encapsulate(tclass), h[7], 0u16)
         } else {
-            let df = u16::from_be_bytes([h[6], h[7]]) & 0x4000;
+            let df = if pmtu_disc { u16::from_be_bytes([h[6], h[7]]) & 0x4000 } else { 0 };
             (IPPROTO_IPIP, ecn_encapsulate(h[1]), h[8], df)
         }
     };

@@ -178,6 +178,15 @@ impl Skb {
 
     /// Marks the packet handled, detaches it from conntrack (`ip_vs_notrack`) and clears
     /// state that no longer applies to a rewritten packet, as `ip_vs_send_or_cont` does.
+    /// Marks the packet as seen by a load balancer (`skb->ipvs_property`), and with it
+    /// whatever it carries once decapsulated on this host.
+    pub(crate) fn set_ipvs_property(&mut self) {
+        if let Some(p) = self.ptr() {
+            // SAFETY: valid skb; edits one bit.
+            unsafe { b::fvs_skb_set_ipvs_property(p) }
+        }
+    }
+
     pub(crate) fn prepare_send(&mut self, leaving: bool) {
         let Some(p) = self.ptr() else { return };
         // SAFETY: valid skb; all of these only edit fields of the skb.
