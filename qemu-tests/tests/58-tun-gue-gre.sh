@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # backends: ipvs fvs
-# Tunnel types and families (FVS_BACKEND=ipvs|fvs): --tun-type gue (UDP port 6080, with and
-# without --tun-csum) and --tun-type gre (--tun-csum), and IPv4 services over IPv6 tunnels
+# Tunnel types and families (FVS_BACKEND=ipvs|fvs): --tun-type gue (UDP port 6080, without
+# and with --tun-csum, and with --tun-remcsum: the client's CHECKSUM_PARTIAL segments leave
+# their checksum to the real server) and --tun-type gre (--tun-csum), and IPv4 services over IPv6 tunnels
 # (4in6). Every real server drops plain IPIP and ip6ip6 at its input, so only the
 # encapsulation it was configured for can reach it; it decapsulates (fou + tunl0, a GRE device
 # expecting checksums, ip6tnl0 in "any" mode) and answers the client directly through its
@@ -14,8 +15,8 @@
 . qemu-tests/dataplane.sh
 modprobe fou 2>/dev/null; modprobe ip_gre 2>/dev/null; modprobe ip6_tunnel 2>/dev/null
 dp_backend_up
-topo_tun 3
-for i in 1 2 3; do
+topo_tun 4
+for i in 1 2 3 4; do
     ns=fvs-rs$i
     ip netns exec "$ns" nft -f - <<'NFT' || fail "nft in $ns"
 table inet only_encap {
@@ -31,26 +32,32 @@ done
 # would drop them, its checksum flag differing).
 ip netns exec fvs-rs1 ip fou add port 6080 gue || fail "fou on rs1"
 ip netns exec fvs-rs3 ip fou add port 6080 gue || fail "fou on rs3"
+ip netns exec fvs-rs4 ip fou add port 6080 gue || fail "fou on rs4"
 ip -n fvs-rs2 link add grec type gre local 10.0.2.2 icsum || fail "GRE device on rs2"
 ip -n fvs-rs2 link set grec up
 ip netns exec fvs-rs2 sysctl -qw net.ipv4.conf.grec.rp_filter=0
-dp_tcp_servers 3
+dp_tcp_servers 4
 
 adm_ok -A -t "$VIP:80" -s rr
 adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -i --tun-type gue --tun-port 6080
 adm_ok -a -t "$VIP:80" -r 10.0.2.2:80 -i --tun-type gre --tun-csum
 adm_ok -a -t "$VIP:80" -r 10.0.2.3:80 -i --tun-type gue --tun-port 6080 --tun-csum
+adm_ok -a -t "$VIP:80" -r 10.0.2.4:80 -i --tun-type gue --tun-port 6080 --tun-remcsum
 info "$(adm -Ln --tun-info 2>/dev/null || adm -Ln)"
-out=$(dp_client tcp "$VIP" 80 6)
+out=$(dp_client tcp "$VIP" 80 8)
 info "$(tr '\n' ';' <<<"$out")"
-dp_check_lines tun 6 <<<"$out"
-assert_eq "rs1=2 rs2=2 rs3=2" "$(dp_count_names 3 <<<"$out")" "rr over GUE, GRE and GUE with checksums"
+dp_check_lines tun 8 <<<"$out"
+assert_eq "rs1=2 rs2=2 rs3=2 rs4=2" "$(dp_count_names 4 <<<"$out")" "rr over GUE, GRE, GUE+csum, GUE+remcsum"
+# 200 kB through the GUE tunnel with remote checksum offload (rs4 is next in rr order).
+out=$(dp_client tcp "$VIP" 80 1 200000)
+info "200 kB: $out"
+dp_check_lines tun 1 <<<"$out"
 out=$(dp_client tcp "$VIP" 80 1 200000)
 info "200 kB: $out"
 dp_check_lines tun 1 <<<"$out"
 
 # IPv4 service VIP:82 over IPv6 tunnels (4in6, ip6tnl0 in any mode).
-for i in 1 2 3; do
+for i in 1 2 3 4; do
     ip -n "fvs-rs$i" link set ip6tnl0 up
     ip -n "fvs-rs$i" -6 tunnel change ip6tnl0 mode any || fail "ip6tnl0 mode any on rs$i"
     ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.conf.ip6tnl0.rp_filter=0 2>/dev/null
