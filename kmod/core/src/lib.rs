@@ -12,6 +12,7 @@ pub mod conn_hash;
 pub mod csum;
 pub mod defense;
 pub mod estimator;
+pub mod ftp;
 pub mod hash;
 pub mod parse;
 pub mod procfmt;
