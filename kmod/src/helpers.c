@@ -325,6 +325,25 @@ bool fvs_skb_rt_is_input(const struct sk_buff *skb)
 	return skb_rtable(skb) && rt_is_input_route(skb_rtable(skb));
 }
 
+/* ip_vs_route_me_harder()'s tests: an IPv4 packet routed as local; an IPv6 packet whose route
+ * does not end on loopback. */
+bool fvs_skb_rt_local(const struct sk_buff *skb)
+{
+	return skb_rtable(skb) && (skb_rtable(skb)->rt_flags & RTCF_LOCAL);
+}
+
+bool fvs_skb_dst_not_loopback(const struct sk_buff *skb)
+{
+	const struct dst_entry *dst = skb_dst(skb);
+
+	return dst && dst->dev && !(dst->dev->flags & IFF_LOOPBACK);
+}
+
+struct sock *fvs_skb_sk(const struct sk_buff *skb)
+{
+	return skb->sk;
+}
+
 int fvs_nf_local_out4(struct net *net, struct sk_buff *skb)
 {
 	return NF_HOOK(NFPROTO_IPV4, NF_INET_LOCAL_OUT, net, NULL, skb, NULL,

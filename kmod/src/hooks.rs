@@ -614,7 +614,7 @@ fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
 
 /// `ip_vs_out_icmp`: an ICMP error from a real server about a packet of a connection (the
 /// embedded packet goes from the client to the real server) goes back to the client.
-fn out_icmp4(st: &NetState, skb: &mut Skb) -> Verdict {
+fn out_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local_in: bool) -> Verdict {
     let Some(p) = parse_icmp4(skb) else { return Verdict::Accept };
     let t = {
         let g = RcuGuard::new();
@@ -624,7 +624,8 @@ fn out_icmp4(st: &NetState, skb: &mut Skb) -> Verdict {
         count(st, c, skb.len(), true);
         target_of(c)
     };
-    xmit::icmp_response4(skb, &p.l, &t)
+    let v = xmit::icmp_response4(skb, &p.l, &t);
+    snat_reroute(net, st, skb, &t, v, local_in, false)
 }
 
 fn is_icmp4(skb: &Skb) -> bool {
@@ -670,7 +671,7 @@ fn in_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
 }
 
 /// AH/ESP from a real server: back to the client along its IKE entry (NAT: from the VIP).
-fn out_ah_esp(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
+fn out_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool, local_in: bool) -> Verdict {
     let Some((ihl, protocol, saddr, daddr)) = parse_ah_esp(skb, v6) else { return Verdict::Accept };
     let af = if v6 { AF_INET6 } else { AF_INET };
     let t = {
@@ -682,11 +683,8 @@ fn out_ah_esp(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
         c.set_expires(jiffies() + state_timeout(st, IPPROTO_UDP, c.state()) as u64 * crate::sys::hz() as u64);
         Target { protocol, ..target_of(c) }
     };
-    if v6 {
-        xmit::snat6(skb, ihl, &t)
-    } else {
-        xmit::snat4(skb, ihl, &t)
-    }
+    let v = if v6 { xmit::snat6(skb, ihl, &t) } else { xmit::snat4(skb, ihl, &t) };
+    snat_reroute(net, st, skb, &t, v, local_in, v6)
 }
 
 /// `nat_icmp_send`: a packet from a NAT real server's address and port that matches no
@@ -761,15 +759,15 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
 }
 
 /// FORWARD (`ip_vs_out_hook`): replies from real servers to clients.
-fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
+fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     if is_icmp4(skb) {
-        return out_icmp4(st, skb);
+        return out_icmp4(net, st, skb, local_in);
     }
-    let Some(p) = parse_pkt(skb, false) else { return out_ah_esp(st, skb, false) };
+    let Some(p) = parse_pkt(skb, false) else { return out_ah_esp(net, st, skb, false, local_in) };
     let len = skb.len();
     let now = jiffies();
     let t = {
@@ -782,7 +780,8 @@ fn out4(net: NetRef, skb: &mut Skb) -> Verdict {
         set_state(st, &g, c, Direction::Output, &p, now, true);
         target_of(c)
     };
-    xmit::snat4(skb, p.ihl, &t)
+    let v = xmit::snat4(skb, p.ihl, &t);
+    snat_reroute(net, st, skb, &t, v, local_in, false)
 }
 
 /// What to do with an ICMPv6 packet (`ip_vs_in_icmp_v6` / `ip_vs_out_icmp_v6`).
@@ -869,7 +868,7 @@ fn in_icmp6(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
 
 /// `ip_vs_out_icmp_v6`: an ICMPv6 error from a real server about a packet of a connection goes
 /// back to the client.
-fn out_icmp6(st: &NetState, skb: &mut Skb) -> Verdict {
+fn out_icmp6(net: NetRef, st: &NetState, skb: &mut Skb, local_in: bool) -> Verdict {
     let p = match parse_icmp6(skb) {
         Icmp6::Pass => return Verdict::Accept,
         Icmp6::Drop => return Verdict::Drop,
@@ -883,7 +882,8 @@ fn out_icmp6(st: &NetState, skb: &mut Skb) -> Verdict {
         count(st, c, skb.len(), true);
         target_of(c)
     };
-    xmit::icmp_response6(skb, &p.l, &t)
+    let v = xmit::icmp_response6(skb, &p.l, &t);
+    snat_reroute(net, st, skb, &t, v, local_in, true)
 }
 
 /// IPv6 requests and ICMPv6 errors from the client side.
@@ -908,15 +908,15 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
 }
 
 /// IPv6 replies of real servers, and ICMPv6 errors from their side.
-fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
+fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
     if skb.ipvs_property() {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     if is_icmp6(skb) {
-        return out_icmp6(st, skb);
+        return out_icmp6(net, st, skb, local_in);
     }
-    let Some(p) = parse_pkt(skb, true) else { return out_ah_esp(st, skb, true) };
+    let Some(p) = parse_pkt(skb, true) else { return out_ah_esp(net, st, skb, true, local_in) };
     let len = skb.len();
     let now = jiffies();
     let t = {
@@ -929,7 +929,8 @@ fn out6(net: NetRef, skb: &mut Skb) -> Verdict {
         set_state(st, &g, c, Direction::Output, &p, now, true);
         target_of(c)
     };
-    xmit::snat6(skb, p.ihl, &t)
+    let v = xmit::snat6(skb, p.ihl, &t);
+    snat_reroute(net, st, skb, &t, v, local_in, true)
 }
 
 fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict {
@@ -937,6 +938,19 @@ fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict
         Some(net) => f(net),
         None => Verdict::Accept,
     }
+}
+
+/// `ip_vs_route_me_harder` after `handle_response(_icmp)`: with snat_reroute, a NAT reply
+/// (source now the virtual address) going to a remote client (FORWARD, LOCAL_OUT) is routed
+/// again; without a route it is dropped.
+fn snat_reroute(net: NetRef, st: &NetState, skb: &mut Skb, t: &Target, v: Verdict, local_in: bool, v6: bool) -> Verdict {
+    if v != Verdict::Accept || local_in || t.method() != MASQ || !Sysctls::on(&st.sysctl.snat_reroute) {
+        return v;
+    }
+    if !skb.reroute(net, v6) {
+        return Verdict::Drop;
+    }
+    v
 }
 
 /// `ip_vs_in_hook`: requests from clients (LOCAL_IN) and from local processes (LOCAL_OUT).
@@ -952,7 +966,8 @@ impl Hook for InHook {
 struct ReplyHook;
 impl Hook for ReplyHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
-        with_net(state, |net| out4(net, skb))
+        let local_in = state.is_local_in();
+        with_net(state, |net| out4(net, skb, local_in))
     }
 }
 
@@ -999,7 +1014,8 @@ impl Hook for ForwardIcmp6Hook {
 struct Reply6Hook;
 impl Hook for Reply6Hook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
-        with_net(state, |net| out6(net, skb))
+        let local_in = state.is_local_in();
+        with_net(state, |net| out6(net, skb, local_in))
     }
 }
 

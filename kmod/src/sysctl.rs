@@ -43,6 +43,9 @@ pub(crate) struct Sysctls {
     /// Path MTU discovery through tunnels (0: IPv4 packets are fragmented in the tunnel and
     /// the outer header has no DF).
     pub(crate) pmtu_disc: AtomicI32,
+    /// NAT replies are routed again once their source is the virtual address (as policy
+    /// routing by source may want), except towards local clients.
+    pub(crate) snat_reroute: AtomicI32,
     table: SysctlTable,
 }
 
@@ -63,6 +66,7 @@ impl Sysctls {
             nat_icmp_send: AtomicI32::new(0),
             ignore_tunneled: AtomicI32::new(0),
             pmtu_disc: AtomicI32::new(1),
+            snat_reroute: AtomicI32::new(1),
             table: SysctlTable::new(),
         }
     }
@@ -88,6 +92,7 @@ impl Sysctls {
                 v(c"nat_icmp_send", &self.nat_icmp_send, None),
                 v(c"ignore_tunneled", &self.ignore_tunneled, None),
                 v(c"pmtu_disc", &self.pmtu_disc, None),
+                v(c"snat_reroute", &self.snat_reroute, None),
             ],
         )
     }

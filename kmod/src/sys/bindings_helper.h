@@ -110,6 +110,11 @@ unsigned int fvs_rt_ll_reserved(const struct rtable *rt);
 void fvs_rt_put(struct rtable *rt);
 void fvs_skb_set_rt(struct sk_buff *skb, struct rtable *rt);
 bool fvs_skb_rt_is_input(const struct sk_buff *skb);
+bool fvs_skb_rt_local(const struct sk_buff *skb);
+bool fvs_skb_dst_not_loopback(const struct sk_buff *skb);
+struct sock *fvs_skb_sk(const struct sk_buff *skb);
+#include <linux/netfilter_ipv6.h>
+#include <net/ip6_route.h>
 int fvs_nf_local_out4(struct net *net, struct sk_buff *skb);
 void fvs_icmp_send(struct sk_buff *skb, int type, int code, __be32 info);
 void fvs_dst_link_failure(struct sk_buff *skb);

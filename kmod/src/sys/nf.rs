@@ -104,6 +104,11 @@ impl Skb {
 pub(crate) struct HookState<'a>(&'a b::nf_hook_state);
 
 impl HookState<'_> {
+    /// The packet is at LOCAL_IN.
+    pub(crate) fn is_local_in(&self) -> bool {
+        u32::from(self.0.hook) == b::nf_inet_hooks_NF_INET_LOCAL_IN
+    }
+
     pub(crate) fn net(&self) -> Option<NetRef> {
         // SAFETY: `state->net` is the namespace the packet traverses, alive during the hook.
         unsafe { NetRef::from_raw(self.0.net) }

@@ -178,6 +178,22 @@ impl Skb {
 
     /// Marks the packet handled, detaches it from conntrack (`ip_vs_notrack`) and clears
     /// state that no longer applies to a rewritten packet, as `ip_vs_send_or_cont` does.
+    /// `ip_vs_route_me_harder`: a NAT reply whose source just became the virtual address is
+    /// routed again (IPv4: only if it was routed as local; IPv6: unless its route ends on
+    /// loopback). False: no route, the packet must be dropped.
+    pub(crate) fn reroute(&mut self, net: NetRef, v6: bool) -> bool {
+        let Some(p) = self.ptr() else { return false };
+        // SAFETY: valid skb with a route and a complete network header; the kernel functions
+        // replace the route in place.
+        unsafe {
+            if v6 {
+                !b::fvs_skb_dst_not_loopback(p) || b::ip6_route_me_harder(net.as_ptr(), b::fvs_skb_sk(p), p) == 0
+            } else {
+                !b::fvs_skb_rt_local(p) || b::ip_route_me_harder(net.as_ptr(), b::fvs_skb_sk(p), p, b::RTN_LOCAL) == 0
+            }
+        }
+    }
+
     /// Marks the packet as seen by a load balancer (`skb->ipvs_property`), and with it
     /// whatever it carries once decapsulated on this host.
     pub(crate) fn set_ipvs_property(&mut self) {
