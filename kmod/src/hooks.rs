@@ -330,7 +330,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
             None => return InDecision::Unreachable,
         }
     } else {
-        match crate::sched::schedule(svc, &dests, &pkt) {
+        match crate::sched::schedule(svc, &dests, &pkt, &sched_env(st)) {
             Some(d) => (d, None),
             None => return InDecision::Unreachable,
         }
@@ -387,6 +387,14 @@ fn new_conn_expected(g: &RcuGuard, c: &Conn, reuse: i32) -> bool {
         },
         IPPROTO_SCTP => sctp::STATES.get(s) == Some(&sctp::State::Closed),
         _ => false,
+    }
+}
+
+/// The namespace settings schedulers read.
+fn sched_env(st: &NetState) -> crate::sched::Env {
+    crate::sched::Env {
+        lblc_expiration: Sysctls::jiffies(&st.sysctl.lblc_expiration),
+        lblcr_expiration: Sysctls::jiffies(&st.sysctl.lblcr_expiration),
     }
 }
 
@@ -448,7 +456,7 @@ fn persist<'g>(
     let t = match st.conns.lookup_template(g, &tkey).filter(|t| template_ok(st, t)) {
         Some(t) => t,
         None => {
-            let dest = crate::sched::schedule(svc, dests, pkt)?;
+            let dest = crate::sched::schedule(svc, dests, pkt, &sched_env(st))?;
             let tdport = if p.dport == svc.key.port && svc.key.port != FTPPORT { dest.port } else { 0 };
             let flags = F_TEMPLATE | dest.conf().conn_flags;
             let c = Conn::new(tkey, svc.clone(), dest, tdport, flags, expires, None);

@@ -201,12 +201,13 @@ impl Lbl {
         }
     }
 
-    fn schedule(&mut self, infos: &[DestInfo], daddr: &sched::Addr) -> Option<usize> {
+    fn schedule(&mut self, infos: &[DestInfo], daddr: &sched::Addr, env: &Env) -> Option<usize> {
         let now = crate::sys::bh::jiffies();
         let hz = crate::sys::hz() as u64;
-        // The lblc_expiration / lblcr_expiration sysctls keep their default (fvs has no
-        // sysctls yet).
-        let exp = lblc::default_expiration(hz);
+        let exp = match &self.table {
+            LblTable::Lblc(_) => env.lblc_expiration,
+            LblTable::Lblcr(_) => env.lblcr_expiration,
+        };
         match &mut self.table {
             LblTable::Lblc(c) => {
                 c.run_due_checks(now, hz, exp);
@@ -456,7 +457,14 @@ fn random_below(n: u32) -> u32 {
 
 /// Picks the real server for a new connection from packet `pkt`, or `None` (no usable dest,
 /// or a scheduler not wired into the packet path yet).
-pub(crate) fn schedule(svc: &Service, dests: &[&Arc<Dest>], pkt: &Packet) -> Option<Arc<Dest>> {
+/// Namespace settings schedulers read (the lblc_expiration / lblcr_expiration sysctls, in
+/// jiffies).
+pub(crate) struct Env {
+    pub(crate) lblc_expiration: u64,
+    pub(crate) lblcr_expiration: u64,
+}
+
+pub(crate) fn schedule(svc: &Service, dests: &[&Arc<Dest>], pkt: &Packet, env: &Env) -> Option<Arc<Dest>> {
     let mut infos = KVec::with_capacity(dests.len(), GFP_ATOMIC).ok()?;
     for d in dests {
         infos.push(info(d), GFP_ATOMIC).ok()?;
@@ -491,7 +499,7 @@ pub(crate) fn schedule(svc: &Service, dests: &[&Arc<Dest>], pkt: &Packet) -> Opt
                     // (ip_vs: not IP_VS_DEST_CF_AVAILABLE).
                     x.available = d.available.load(Relaxed);
                 }
-                l.schedule(&infos, &pkt.daddr)
+                l.schedule(&infos, &pkt.daddr, env)
             }
             // No table (its allocation failed, or the scheduler is being bound): the weighted
             // least-connection choice lblc/lblcr make on a miss, not recorded.

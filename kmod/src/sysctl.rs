@@ -46,11 +46,16 @@ pub(crate) struct Sysctls {
     /// NAT replies are routed again once their source is the virtual address (as policy
     /// routing by source may want), except towards local clients.
     pub(crate) snat_reroute: AtomicI32,
+    /// lblc / lblcr: a destination's cache entry unused this long (jiffies) goes at the next
+    /// full check.
+    pub(crate) lblc_expiration: AtomicI32,
+    pub(crate) lblcr_expiration: AtomicI32,
     table: SysctlTable,
 }
 
 impl Sysctls {
-    pub(crate) const fn new() -> Self {
+    pub(crate) fn new() -> Self {
+        let day = (24 * 60 * 60 * crate::sys::hz() as u64).min(i32::MAX as u64) as i32;
         Self {
             expire_nodest_conn: AtomicI32::new(0),
             sloppy_tcp: AtomicI32::new(0),
@@ -67,13 +72,16 @@ impl Sysctls {
             ignore_tunneled: AtomicI32::new(0),
             pmtu_disc: AtomicI32::new(1),
             snat_reroute: AtomicI32::new(1),
+            lblc_expiration: AtomicI32::new(day),
+            lblcr_expiration: AtomicI32::new(day),
             table: SysctlTable::new(),
         }
     }
 
     /// Publishes the table for `net`; `self` must stay in place until `unregister`.
     pub(crate) fn register(&self, net: NetRef) -> Result {
-        let v = |name, data, bounds| IntVar { name, data, bounds, mode: 0o644 };
+        let v = |name, data, bounds| IntVar { name, data, bounds, mode: 0o644, jiffies: false };
+        let secs = |name, data| IntVar { name, data, bounds: None, mode: 0o644, jiffies: true };
         self.table.register(
             net,
             c"net/fvs",
@@ -93,12 +101,19 @@ impl Sysctls {
                 v(c"ignore_tunneled", &self.ignore_tunneled, None),
                 v(c"pmtu_disc", &self.pmtu_disc, None),
                 v(c"snat_reroute", &self.snat_reroute, None),
+                secs(c"lblc_expiration", &self.lblc_expiration),
+                secs(c"lblcr_expiration", &self.lblcr_expiration),
             ],
         )
     }
 
     pub(crate) fn unregister(&self) {
         self.table.unregister()
+    }
+
+    /// A jiffies value (negative ones count as 0).
+    pub(crate) fn jiffies(v: &AtomicI32) -> u64 {
+        v.load(Relaxed).max(0) as u64
     }
 
     pub(crate) fn on(v: &AtomicI32) -> bool {

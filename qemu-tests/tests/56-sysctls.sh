@@ -3,7 +3,7 @@
 # The tunables of /proc/sys/net/ipv4/vs (ip_vs) and /proc/sys/net/fvs (fvs), per namespace
 # (FVS_BACKEND=ipvs|fvs), NAT with rr over three real servers:
 #  * defaults: expire_nodest_conn 0, sloppy_tcp 0, sloppy_sctp 0, expire_quiescent_template 0,
-#    conn_reuse_mode 1, run_estimation 1; a non-number is refused;
+#    conn_reuse_mode 1, run_estimation 1, lblc(r)_expiration 86400 s; a non-number is refused;
 #  * expire_nodest_conn: a UDP flow whose real server was deleted is dropped (0), or expired
 #    and scheduled anew (1); with 1, deleting a server expires its entries within seconds;
 #  * conn_reuse_mode: a new TCP connection from the port of a finished one (TIME_WAIT) is
@@ -36,6 +36,13 @@ for kv in expire_nodest_conn=0 sloppy_tcp=0 sloppy_sctp=0 expire_quiescent_templ
 done
 sysctl_set expire_nodest_conn abc && fail "a non-number was accepted"
 assert_eq 0 "$(sysctl_get expire_nodest_conn)" "expire_nodest_conn after a refused write"
+# lblc_expiration / lblcr_expiration (ip_vs: with its lblc/lblcr modules): seconds, 24 h.
+[ "$FVS_BACKEND" = ipvs ] && modprobe -a ip_vs_lblc ip_vs_lblcr
+for n in lblc_expiration lblcr_expiration; do
+    assert_eq 86400 "$(sysctl_get $n)" "default of $n"
+    sysctl_set $n 3600 || fail "set $n"
+    assert_eq 3600 "$(sysctl_get $n)" "$n after a write"
+done
 # Per namespace: the root namespace's values are its own (fvs: present with fvs loaded).
 if [ "$FVS_BACKEND" = fvs ]; then
     [ "$(cat "$SYSCTL_DIR/conn_reuse_mode")" = 1 ] || fail "no $SYSCTL_DIR in the root namespace"

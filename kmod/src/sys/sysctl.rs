@@ -15,6 +15,8 @@ pub(crate) struct IntVar<'a> {
     pub(crate) bounds: Option<&'static [i32; 2]>,
     /// 0644, or 0444 for a value only readable here.
     pub(crate) mode: u16,
+    /// Kept in jiffies, shown and set in seconds (`proc_dointvec_jiffies`).
+    pub(crate) jiffies: bool,
 }
 
 /// A registered table. The variables it points to must stay where they are until
@@ -48,6 +50,7 @@ impl SysctlTable {
             e.maxlen = core::mem::size_of::<i32>() as i32;
             e.mode = v.mode;
             match v.bounds {
+                _ if v.jiffies => e.proc_handler = Some(b::proc_dointvec_jiffies),
                 Some(bd) => {
                     e.proc_handler = Some(b::proc_dointvec_minmax);
                     // The handler only reads the bounds.
