@@ -278,16 +278,26 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         st.conns.expire_now(c);
     }
 
-    // No connection yet: is this a packet to a virtual service that may start one?
+    new_conn(st, skb, p, &g, now, false)
+}
+
+/// No connection yet: is this a packet to a virtual service that may start one? Schedules it
+/// and links the new entry (`ip_vs_try_to_schedule`). `from_icmp`: `p` is the flow an ICMP
+/// error is about (schedule_icmp): no SYN/INIT needed, and the new entry keeps its initial
+/// state and 3 s expiry as `ip_vs_conn_new` leaves them.
+fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp: bool) -> InDecision {
+    let g = g;
+    let len = skb.len();
+    let key = ConnKey { af: p.af, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let mark = skb.mark();
     let svc = (if mark != 0 {
-        st.rules.find(&g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
+        st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
     } else {
         None
     })
-    .or_else(|| st.rules.find(&g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
+    .or_else(|| st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
     // sctp_conn_schedule(): an SCTP packet without a chunk header is dropped.
-    if p.protocol == IPPROTO_SCTP && p.sctp_chunk.is_none() {
+    if p.protocol == IPPROTO_SCTP && p.sctp_chunk.is_none() && !from_icmp {
         return InDecision::Drop;
     }
     let Some(svc) = svc else { return InDecision::Pass };
@@ -295,6 +305,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     // TCP connection.
     let ctl = &st.sysctl;
     if p.protocol == IPPROTO_TCP
+        && !from_icmp
         && (p.tcp_flags & TH_RST != 0 || !(p.tcp_flags & TH_SYN != 0 || Sysctls::on(&ctl.sloppy_tcp)))
     {
         return InDecision::Pass;
@@ -302,6 +313,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     // sctp_conn_schedule(): only an INIT (any chunk with sloppy_sctp) and never an ABORT
     // starts an association.
     if p.protocol == IPPROTO_SCTP
+        && !from_icmp
         && (p.sctp_chunk == Some(sctp::CID_ABORT)
             || !(p.sctp_chunk == Some(sctp::CID_INIT) || Sysctls::on(&ctl.sloppy_sctp)))
     {
@@ -312,7 +324,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         return InDecision::Drop;
     }
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
-    for d in svc.dests.iter(&g) {
+    for d in svc.dests.iter(g) {
         if dests.push(d, GFP_ATOMIC).is_err() {
             return InDecision::Pass;
         }
@@ -325,7 +337,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     };
     let conf = svc.conf();
     let (dest, control) = if conf.flags & svc_flags::PERSISTENT != 0 {
-        match persist(st, &g, svc, &dests, &pkt, p, now) {
+        match persist(st, g, svc, &dests, &pkt, p, now) {
             Some(x) => x,
             None => return InDecision::Unreachable,
         }
@@ -348,11 +360,17 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         count(st, &c, len, false);
         return InDecision::Send(target_of(&c));
     }
-    let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, now, control);
-    set_state(st, &g, &c, Direction::Input, p, now, false);
+    let c = if from_icmp {
+        let expires = now + 3 * crate::sys::hz() as u64;
+        Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, expires, control)
+    } else {
+        let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, now, control);
+        set_state(st, g, &c, Direction::Input, p, now, false);
+        c
+    };
     // Linked and bound to its dest; if another CPU linked the same flow first, that one wins
     // and this packet follows it.
-    let Ok((c, added)) = st.conns.insert(&g, c) else { return InDecision::Unreachable };
+    let Ok((c, added)) = st.conns.insert(g, c) else { return InDecision::Unreachable };
     if added {
         for s in [&dest.stats, &svc.stats, &st.tot_stats] {
             s.conn();
@@ -595,6 +613,31 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
     Some(Verdict::Stolen)
 }
 
+/// schedule_icmp: an ICMP error from the client side about a flow with no connection (the
+/// embedded packet, VIP -> client, reversed) is scheduled as a new connection, whose real
+/// server then gets the error. The connection's target, if one was made.
+fn icmp_schedule(st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPkt, af: u16) -> Option<Target> {
+    if !Sysctls::on(&st.sysctl.schedule_icmp) {
+        return None;
+    }
+    let flow = Pkt {
+        af,
+        ihl: 0,
+        protocol: p.protocol,
+        saddr: p.daddr,
+        sport: p.dport,
+        daddr: p.saddr,
+        dport: p.sport,
+        tcp_flags: 0,
+        sctp_chunk: None,
+        sctp_event: None,
+    };
+    match new_conn(st, skb, &flow, g, jiffies(), true) {
+        InDecision::Send(t) => Some(t),
+        _ => None,
+    }
+}
+
 /// `ip_vs_in_icmp`: an ICMP error from the client side about a reply of a connection (the
 /// embedded packet goes from the virtual service to the client) is relayed to the real server.
 fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
@@ -609,12 +652,20 @@ fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
     let key = ConnKey { af: AF_INET, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
     let t = {
         let g = RcuGuard::new();
-        let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
-        let t = target_of(c);
+        let c = st.conns.lookup(&g, &key);
+        let t = match c {
+            Some(c) => target_of(c),
+            None => match icmp_schedule(st, skb, &g, &p, AF_INET) {
+                Some(t) => t,
+                None => return Verdict::Accept,
+            },
+        };
         if t.method() == MASQ && !xmit::icmp_csum_ok(skb, p.l.ihl) {
             return Verdict::Drop;
         }
-        count(st, c, skb.len(), false);
+        if let Some(c) = c {
+            count(st, c, skb.len(), false);
+        }
         t
     };
     xmit::icmp_xmit4(net, skb, &p.l, &t)
@@ -863,12 +914,20 @@ fn in_icmp6(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
     let key = ConnKey { af: AF_INET6, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
     let t = {
         let g = RcuGuard::new();
-        let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
-        let t = target_of(c);
+        let c = st.conns.lookup(&g, &key);
+        let t = match c {
+            Some(c) => target_of(c),
+            None => match icmp_schedule(st, skb, &g, &p, AF_INET6) {
+                Some(t) => t,
+                None => return Verdict::Accept,
+            },
+        };
         if t.method() == MASQ && !xmit::icmp6_csum_ok(skb, p.l.ihl) {
             return Verdict::Drop;
         }
-        count(st, c, skb.len(), false);
+        if let Some(c) = c {
+            count(st, c, skb.len(), false);
+        }
         t
     };
     xmit::icmp_xmit6(net, skb, &p.l, &t)

@@ -46,6 +46,8 @@ pub(crate) struct Sysctls {
     /// NAT replies are routed again once their source is the virtual address (as policy
     /// routing by source may want), except towards local clients.
     pub(crate) snat_reroute: AtomicI32,
+    /// An ICMP error from the client side about a flow without a connection schedules one.
+    pub(crate) schedule_icmp: AtomicI32,
     /// lblc / lblcr: a destination's cache entry unused this long (jiffies) goes at the next
     /// full check.
     pub(crate) lblc_expiration: AtomicI32,
@@ -72,6 +74,7 @@ impl Sysctls {
             ignore_tunneled: AtomicI32::new(0),
             pmtu_disc: AtomicI32::new(1),
             snat_reroute: AtomicI32::new(1),
+            schedule_icmp: AtomicI32::new(0),
             lblc_expiration: AtomicI32::new(day),
             lblcr_expiration: AtomicI32::new(day),
             table: SysctlTable::new(),
@@ -101,6 +104,7 @@ impl Sysctls {
                 v(c"ignore_tunneled", &self.ignore_tunneled, None),
                 v(c"pmtu_disc", &self.pmtu_disc, None),
                 v(c"snat_reroute", &self.snat_reroute, None),
+                v(c"schedule_icmp", &self.schedule_icmp, None),
                 secs(c"lblc_expiration", &self.lblc_expiration),
                 secs(c"lblcr_expiration", &self.lblcr_expiration),
             ],
