@@ -24,6 +24,12 @@ for run in "${runs[@]}"; do
     echo "=== $name"
     env ${backend:+FVS_BACKEND=$backend} timeout --foreground "${FVS_TEST_TIMEOUT:-600}" bash "$t" > "/tmp/$name.log" 2>&1
     rc=$?
+    # Leave a clean slate for the next test: processes, namespaces, then modules. Before the
+    # kernel-log check, so that what the teardown (netns exit, rmmod) reports counts for this test.
+    pkill -f 'socat|fvs-fuzz-genl' 2>/dev/null; sleep 0.2
+    for ns in $(ip netns list | awk '{print $1}'); do ip netns del "$ns"; done
+    if lsmod | grep -q '^fvs '; then rmmod fvs 2>/dev/null || echo "  ! rmmod fvs failed after $name"; fi
+    ipvs_unload
     if [ "$(wc -l < "/tmp/$name.log")" -gt 60 ]; then
         grep -E '^(FAIL|XFAIL|XPASS)' "/tmp/$name.log" | sed 's/^/  | /'
         echo "  | ... (last 60 lines)"
@@ -33,6 +39,8 @@ for run in "${runs[@]}"; do
     dur=$(( $(date +%s) - start ))
     if [ -n "$bad" ]; then
         echo "FAIL $name (${dur}s): kernel log reports:"; dmesg | tail -n 60 | sed 's/^/  ! /'
+        # FVS_DMESG_DIR (e.g. set by `make test-debug`): the whole kernel log of a failed test.
+        [ -n "${FVS_DMESG_DIR:-}" ] && mkdir -p "$FVS_DMESG_DIR" && dmesg > "$FVS_DMESG_DIR/$name.dmesg"
         failn=$((failn + 1)); failed+=("$name")
     elif [ $rc -eq 0 ]; then
         echo "PASS $name (${dur}s)"; pass=$((pass + 1))
@@ -42,11 +50,6 @@ for run in "${runs[@]}"; do
         [ $rc -eq 124 ] && echo "  (timed out)"
         echo "FAIL $name (${dur}s, exit $rc)"; failn=$((failn + 1)); failed+=("$name")
     fi
-    # Leave a clean slate for the next test: processes, namespaces, then modules.
-    pkill -f 'socat|fvs-fuzz-genl' 2>/dev/null; sleep 0.2
-    for ns in $(ip netns list | awk '{print $1}'); do ip netns del "$ns"; done
-    if lsmod | grep -q '^fvs '; then rmmod fvs 2>/dev/null || echo "  ! rmmod fvs failed after $name"; fi
-    ipvs_unload
 done
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "$pass passed, $failn failed, $skipn skipped"

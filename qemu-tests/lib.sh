@@ -35,7 +35,10 @@ ipvs_unload() {
 }
 
 # Kernel log lines that mean a test broke the kernel.
-dmesg_bad_re='WARNING:|BUG:|Oops|Call Trace|general protection|KASAN|UBSAN|kmemleak|possible recursive locking|suspicious RCU usage|INFO: rcu|refcount_t:|list_add corruption|list_del corruption'
+# Besides WARN/BUG/Oops: sanitizer and debug-kernel reports (KASAN, UBSAN, kmemleak, lockdep and
+# RCU, which print "WARNING:"/"BUG:" headers, SLUB debug's "BUG <cache> (Not tainted): ...",
+# debugobjects' ODEBUG, the netdev/netns reference trackers).
+dmesg_bad_re='WARNING:|BUG:|Oops|Call Trace|general protection|KASAN|UBSAN|kmemleak|possible recursive locking|suspicious RCU usage|INFO: rcu|refcount_t:|list_add corruption|list_del corruption|BUG [^ ]+ \((Not tainted|Tainted)|ODEBUG:|ref_tracker|unregister_netdevice: waiting|Kernel panic'
 
 # wait_listen NETNS PORT [tcp|udp]: waits (up to 10 s) until something listens on PORT in NETNS.
 wait_listen() {

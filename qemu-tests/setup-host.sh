@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Idempotent host set-up for fvs: every package the build, the VM and the tests need.
 # A second run touches no package manager when everything is present (seconds).
+#   --debug-kernel: also the LLVM 19 toolchain the debug kernel flavour is built with
+#                   (kernel-debug.config: KASAN with Rust needs a clang-built kernel).
 set -euo pipefail
+DEBUG_KERNEL=0
+[ "${1:-}" = --debug-kernel ] && DEBUG_KERNEL=1
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 SUDO=""
@@ -11,6 +15,8 @@ APT_PKGS=(rustc-web rust-web-src libclang-19-dev flex bison bc libelf-dev libssl
           busybox-static iproute2 socat iputils-ping ipvsadm keepalived iperf3 kmod
           nftables python3-venv dwarves udev)
 BPO_PKGS=(qemu-system-x86)
+# clang/ld.lld/llvm-ar... 19, from bookworm: the same LLVM as libclang-19 (bindgen).
+[ "$DEBUG_KERNEL" = 1 ] && APT_PKGS+=(clang-19 lld-19 llvm-19)
 # linux-source-7.x: accept the newest 7.x that sid or trixie-backports offers.
 KSRC_GLOB='linux-source-7.*'
 
