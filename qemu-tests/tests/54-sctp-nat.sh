@@ -18,10 +18,13 @@ for i in 1 2 3; do
         "SYSTEM:echo rs$i \$SOCAT_PEERADDR; exec cat" 2>>/tmp/dp-servers.log
 done
 for i in 1 2 3; do
+    # Listening endpoints (LPORT is the 6th column); ss cannot filter SCTP by port.
     for _ in $(seq 1 100); do
-        ip netns exec "fvs-rs$i" ss -HlnS "sport = :6000" 2>/dev/null | grep -q . && break
+        ip netns exec "fvs-rs$i" awk 'NR > 1 && $6 == 6000 {f = 1} END {exit !f}' /proc/net/sctp/eps && break
         sleep 0.1
     done
+    ip netns exec "fvs-rs$i" awk 'NR > 1 && $6 == 6000 {f = 1} END {exit !f}' /proc/net/sctp/eps ||
+        fail "no SCTP listener on port 6000 in fvs-rs$i"
 done
 DP_RPORT=6000 dp_service --sctp-service 5000 rr -m 1 1 1
 
