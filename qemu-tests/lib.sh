@@ -17,7 +17,13 @@ assert_eq() {
     fi
 }
 
-fvs_load() { lsmod | grep -q '^fvs ' || insmod "$FVS_KO" "$@" || fail "insmod $FVS_KO $*"; }
+# fvs.ko uses conntrack and its NAT helpers (as ip_vs does): insmod needs them loaded first
+# (modprobe resolves that itself once fvs is installed under /lib/modules).
+fvs_load() {
+    lsmod | grep -q '^fvs ' && return 0
+    modprobe nf_nat || fail "modprobe nf_nat"
+    insmod "$FVS_KO" "$@" || fail "insmod $FVS_KO $*"
+}
 fvs_unload() { if lsmod | grep -q '^fvs '; then rmmod fvs || fail "rmmod fvs"; fi; }
 ipvs_load() { modprobe ip_vs || fail "modprobe ip_vs"; }
 # Unloads ip_vs and its scheduler modules; a configured service pins its scheduler module, so

@@ -9,10 +9,12 @@
 use crate::corelib::conn_hash::{self, ConnAddr};
 use crate::corelib::hash::SipKey;
 use crate::rules::{Dest, InetAddr, Service, AF_INET6};
+use crate::sys::ct::CtNet;
+use crate::sys::net::NetRef;
 use crate::sys::rcu::RcuGuard;
 use crate::sys::rcuhash::{EntryRef, HoldSlot, RcuHash, SlabCache, SlabObject};
 use crate::uapi::conn_flags;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -68,6 +70,14 @@ pub(crate) const F_TEMPLATE: u32 = conn_flags::TEMPLATE;
 /// fvs-internal: a template invalidated by `ip_vs_check_template` (its real server went away);
 /// lookups skip it and it goes once nothing holds it. Never reported.
 const F_TEMPLATE_DEAD: u32 = 1 << 31;
+/// fvs-internal: an application helper (the FTP helper, `cp->app`) watches this NAT control
+/// connection. Never reported.
+pub(crate) const F_APP: u32 = 1 << 30;
+/// fvs-internal: what the FTP helper expects next on its control connection (`cp->app_data`):
+/// 0 nothing (`IP_VS_FTP_ACTIVE`), or the reply to a PASV or an EPSV.
+pub(crate) const F_FTP_MASK: u32 = 3 << 28;
+pub(crate) const F_FTP_PASV: u32 = 1 << 28;
+pub(crate) const F_FTP_EPSV: u32 = 2 << 28;
 /// Template states (`IP_VS_CTPL_S_*`): NONE, ASSURED.
 pub(crate) const CTPL_S_ASSURED: u8 = 1;
 pub(crate) const CTPL_STATE_NAMES: [&str; 2] = ["NONE", "ASSURED"];
@@ -166,6 +176,12 @@ impl Conn {
         }
     }
 
+    /// The entry this one is controlled by (a persistence template, or an FTP control
+    /// connection for a data connection), held again for a copy of this entry.
+    pub(crate) fn control_ref(&self, g: &RcuGuard) -> Option<EntryRef<Conn>> {
+        self.control.get(g).and_then(EntryRef::try_hold)
+    }
+
     /// Connections still hold this template.
     pub(crate) fn is_held(&self) -> bool {
         self.n_control.load(Relaxed) != 0
@@ -224,17 +240,49 @@ pub(crate) struct ConnTable {
     t: RcuHash<Conn>,
     key: SipKey,
     mask: u32,
+    /// The namespace's conntrack, for the entries of finished connections.
+    ct: CtNet,
+    /// Off while the namespace is torn down (conntrack may already be gone).
+    ct_live: AtomicBool,
 }
 
+/// Entries without a client port yet (`ipvs_conn_no_cport_cnt`): while there are any, a packet
+/// without an entry also looks for one with client port 0.
+static NO_CPORT_COUNT: AtomicU32 = AtomicU32::new(0);
+
 impl ConnTable {
-    pub(crate) fn new(size: u32) -> Result<Self> {
+    pub(crate) fn new(size: u32, net: NetRef) -> Result<Self> {
         let mut k = [0u8; 16];
         crate::sys::bh::random_bytes(&mut k);
         let key = SipKey([
             u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]]),
             u64::from_ne_bytes([k[8], k[9], k[10], k[11], k[12], k[13], k[14], k[15]]),
         ]);
-        Ok(Self { t: RcuHash::new(size as usize)?, key, mask: size - 1 })
+        Ok(Self { t: RcuHash::new(size as usize)?, key, mask: size - 1, ct: CtNet::new(net), ct_live: AtomicBool::new(true) })
+    }
+
+    /// The namespace's conntrack.
+    pub(crate) fn ct(&self) -> &CtNet {
+        &self.ct
+    }
+
+    /// The namespace is going: entries no longer drop conntrack entries.
+    pub(crate) fn stop_conntrack(&self) {
+        self.ct_live.store(false, Relaxed);
+    }
+
+    /// An entry was unlinked: it releases its dest and control, and a connection that kept
+    /// conntrack drops its conntrack entry (`ip_vs_conn_expire`).
+    fn gone(&self, c: &Conn) {
+        let f = c.flags();
+        if f & conn_flags::NFCT != 0 && f & conn_flags::ONE_PACKET == 0 && self.ct_live.load(Relaxed) {
+            let k = &c.key;
+            self.ct.drop_entry(k.af, k.protocol, &k.caddr, k.cport, &k.vaddr, k.vport);
+        }
+        if f & conn_flags::NO_CPORT != 0 {
+            NO_CPORT_COUNT.fetch_sub(1, Relaxed);
+        }
+        c.unlinked();
     }
 
     fn bucket_of(&self, af: u16, protocol: u8, caddr: &InetAddr, cport: u16) -> usize {
@@ -247,6 +295,38 @@ impl ConnTable {
     pub(crate) fn lookup<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
         let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
         self.t.find(g, b, |c| c.key == *k && !c.is_template())
+    }
+
+    /// `ip_vs_conn_in_get`'s second try: an entry made before the client's port was known
+    /// (FTP passive data connections), for a flow that has none of its own.
+    pub(crate) fn lookup_no_cport<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
+        if NO_CPORT_COUNT.load(Relaxed) == 0 {
+            return None;
+        }
+        let k = ConnKey { cport: 0, ..*k };
+        let b = self.bucket_of(k.af, k.protocol, &k.caddr, 0);
+        self.t.find(g, b, |c| c.key == k && c.flags() & (F_TEMPLATE | conn_flags::NO_CPORT) == conn_flags::NO_CPORT)
+    }
+
+    /// `ip_vs_conn_fill_cport`: the client's first packet gives `c` (found by
+    /// `lookup_no_cport`) its port. The entry is linked again under the full key, keeping its
+    /// state, expiry, dest and control; the port-less one goes. Bottom halves must be off.
+    pub(crate) fn fill_cport<'g>(&'g self, g: &'g RcuGuard, c: &Conn, cport: u16) -> Option<&'g Conn> {
+        let key = ConnKey { cport, ..c.key };
+        let mut n = Conn::new(
+            key,
+            c.svc.clone(),
+            c.dest.clone(),
+            c.dport,
+            c.flags() & !conn_flags::NO_CPORT,
+            c.expires(),
+            c.control_ref(g),
+        );
+        n.daddr = c.daddr;
+        n.update(|_, f| (c.state(), f));
+        let (e, _) = self.insert(g, n).ok()?;
+        self.expire_now(c);
+        Some(e)
     }
 
     /// A valid persistence template (`ip_vs_ct_in_get`).
@@ -294,6 +374,9 @@ impl ConnTable {
         let same = |x: &Conn| x.key == k && x.is_template() == tmpl && x.flags() & F_TEMPLATE_DEAD == 0;
         let e = self.t.insert_or_get(g, b, c, same, |new| {
             new.bind_dest();
+            if new.flags() & conn_flags::NO_CPORT != 0 {
+                NO_CPORT_COUNT.fetch_add(1, Relaxed);
+            }
             added = true;
         })?;
         Ok((e, added))
@@ -305,7 +388,7 @@ impl ConnTable {
         let k = &c.key;
         let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
         match self.t.lock(b) {
-            Some(mut b) => b.remove_if(|x| core::ptr::eq(x, c), |x| x.unlinked()) > 0,
+            Some(mut b) => b.remove_if(|x| core::ptr::eq(x, c), |x| self.gone(x)) > 0,
             None => false,
         }
     }
@@ -319,7 +402,7 @@ impl ConnTable {
         let mut n = 0;
         for i in 0..(self.t.buckets() >> 5) {
             if let Some(mut b) = self.t.lock((start.wrapping_add(i)) & self.mask as usize) {
-                n += b.remove_if(&mut drop, |c| c.unlinked());
+                n += b.remove_if(&mut drop, |c| self.gone(c));
             }
         }
         n
@@ -331,7 +414,7 @@ impl ConnTable {
         let mut n = 0;
         for i in 0..self.t.buckets() {
             if let Some(mut b) = self.t.lock(i) {
-                n += b.remove_if(&mut expired, |c| c.unlinked());
+                n += b.remove_if(&mut expired, |c| self.gone(c));
             }
         }
         n
@@ -359,7 +442,7 @@ impl ConnTable {
         let mut gone = 0;
         for i in start..(start + n).min(self.t.buckets()) {
             if let Some(mut b) = self.t.lock(i) {
-                gone += b.remove_if(&mut expired, |c| c.unlinked());
+                gone += b.remove_if(&mut expired, |c| self.gone(c));
             }
         }
         gone

@@ -28,3 +28,6 @@ pub(crate) mod estimator;
 
 #[path = "../core/src/defense.rs"]
 pub(crate) mod defense;
+
+#[path = "../core/src/ftp.rs"]
+pub(crate) mod ftp;

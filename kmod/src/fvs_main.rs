@@ -14,6 +14,7 @@ mod ctl;
 mod hooks;
 mod conn;
 mod defense;
+mod ftp;
 mod netns;
 mod rules;
 mod sched;
@@ -39,12 +40,18 @@ module! {
             default: 12,
             description: "Connection hash table size as a power of two (8..20), like ip_vs",
         },
+        ftp_port: u16 {
+            default: 21,
+            description: "Control port of NAT services the FTP helper watches (0: no helper), like ip_vs_ftp's ports",
+        },
     },
 }
 
 /// Module-wide settings read once at load.
 pub(crate) struct Params {
     pub(crate) conn_tab_bits: u32,
+    /// The FTP helper's control port (0: off).
+    pub(crate) ftp_port: u16,
 }
 
 pub(crate) static PARAMS: sys::KStatic<Params> = sys::KStatic::zeroed();
@@ -64,7 +71,10 @@ impl kernel::Module for Fvs {
             return Err(EINVAL);
         }
         // SAFETY: nothing reads PARAMS before the registrations below.
-        unsafe { (*PARAMS.get()).conn_tab_bits = bits as u32 };
+        unsafe {
+            (*PARAMS.get()).conn_tab_bits = bits as u32;
+            (*PARAMS.get()).ftp_port = *module_parameters::ftp_port.value();
+        }
 
         sys::layout::check()?;
         hooks::init();

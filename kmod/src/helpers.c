@@ -586,3 +586,154 @@ bool fvs_queue_delayed_work_long(struct delayed_work *dw, unsigned long delay)
 {
 	return queue_delayed_work(system_long_wq, dw, delay);
 }
+
+/*
+ * Conntrack (ip_vs_nfct.c's part that fvs needs; src/sys/ct.rs wraps these). Everything
+ * here works on the packet's own conntrack entry, so fvs never touches struct nf_conn.
+ */
+#include <net/netfilter/nf_conntrack_core.h>
+#include <net/netfilter/nf_conntrack_seqadj.h>
+#include <net/netfilter/nf_conntrack_zones.h>
+#include <net/netfilter/nf_nat_helper.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+/*
+ * ip_vs_update_conntrack(): a NAT connection's first packet (its conntrack entry still
+ * unconfirmed, original direction) makes conntrack expect the reply from the real server
+ * (outin) or, for a reply seen first, to the virtual service. `app`: a helper may resize the
+ * payload, so the entry gets sequence adjustment.
+ */
+void fvs_ct_update(struct sk_buff *skb, bool outin, bool app, const void *addr, __be16 port)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+	struct nf_conntrack_tuple t;
+
+	if (!ct || nf_ct_is_confirmed(ct) || nf_ct_is_dying(ct))
+		return;
+	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL)
+		return;
+	if (app && nf_ct_protonum(ct) == IPPROTO_TCP && !nfct_seqadj(ct) &&
+	    !nfct_seqadj_ext_add(ct))
+		return;
+	t = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	if (outin) {
+		memcpy(&t.src.u3, addr, sizeof(t.src.u3));
+		if (t.dst.protonum != IPPROTO_ICMP && t.dst.protonum != IPPROTO_ICMPV6)
+			t.src.u.tcp.port = port;
+	} else {
+		memcpy(&t.dst.u3, addr, sizeof(t.dst.u3));
+		if (t.dst.protonum != IPPROTO_ICMP && t.dst.protonum != IPPROTO_ICMPV6)
+			t.dst.u.tcp.port = port;
+	}
+	nf_conntrack_alter_reply(ct, &t);
+#endif
+}
+
+/* ip_vs_conn_uses_old_conntrack(): the packet belongs to an already confirmed entry. */
+bool fvs_ct_confirmed(struct sk_buff *skb)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	return ct && nf_ct_is_confirmed(ct);
+#else
+	return false;
+#endif
+}
+
+/*
+ * ip_vs_tunnel_xmit_prepare()'s conntrack part: a packet about to be encapsulated confirms
+ * its entry if the connection keeps conntrack, then leaves it (the outer packet is tracked
+ * on its own).
+ */
+int fvs_ct_tunnel_prepare(struct sk_buff *skb, bool confirm)
+{
+	int ret = NF_ACCEPT;
+
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	if (confirm)
+		ret = nf_conntrack_confirm(skb);
+#endif
+	if (ret == NF_ACCEPT)
+		nf_reset_ct(skb);
+	return ret;
+}
+
+/* ip_vs_conn_drop_conntrack(): the connection is over; so is its conntrack entry. */
+void fvs_ct_drop(struct net *net, u16 af, u8 proto, const void *caddr, __be16 cport,
+		 const void *vaddr, __be16 vport)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	struct nf_conntrack_tuple_hash *h;
+	struct nf_conntrack_tuple tuple;
+
+	if (!cport)
+		return;
+	memset(&tuple, 0, sizeof(tuple));
+	tuple.dst.protonum = proto;
+	tuple.dst.dir = IP_CT_DIR_ORIGINAL;
+	memcpy(&tuple.src.u3, caddr, sizeof(tuple.src.u3));
+	tuple.src.u.all = cport;
+	tuple.src.l3num = af;
+	memcpy(&tuple.dst.u3, vaddr, sizeof(tuple.dst.u3));
+	tuple.dst.u.all = vport;
+	h = nf_conntrack_find_get(net, &nf_ct_zone_dflt, &tuple);
+	if (h) {
+		struct nf_conn *ct = nf_ct_tuplehash_to_ctrack(h);
+
+		nf_ct_kill(ct);
+		nf_ct_put(ct);
+	}
+#endif
+}
+
+/* ip_vs_register_conntrack() / ip_vs_unregister_conntrack(): conntrack runs in the netns. */
+int fvs_ct_netns_get(struct net *net, u8 nfproto)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	return nf_ct_netns_get(net, nfproto);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
+void fvs_ct_netns_put(struct net *net, u8 nfproto)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK)
+	nf_ct_netns_put(net, nfproto);
+#endif
+}
+
+/*
+ * nf_nat_mangle_tcp_packet() as ip_vs_ftp_out() calls it: replaces `len` payload bytes at
+ * `off` with `buf`, fixes lengths and checksums and records the sequence offset in the
+ * packet's conntrack entry. 1: done; 0: out of memory; -1: the packet has no conntrack entry.
+ */
+int fvs_ct_mangle_tcp(struct sk_buff *skb, unsigned int protoff, unsigned int off,
+		      unsigned int len, const char *buf, unsigned int buf_len)
+{
+#if IS_ENABLED(CONFIG_NF_CONNTRACK) && IS_ENABLED(CONFIG_NF_NAT)
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn *ct = nf_ct_get(skb, &ctinfo);
+
+	if (!ct)
+		return -1;
+	if (!nf_nat_mangle_tcp_packet(skb, ct, ctinfo, protoff, off, len, buf, buf_len))
+		return 0;
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_UNNECESSARY;
+	return 1;
+#else
+	return -1;
+#endif
+}
+
+/* tcp_csum_check(): a packet whose payload a helper reads has a valid TCP checksum. */
+bool fvs_tcp_csum_ok(struct sk_buff *skb, unsigned int protoff, bool v6)
+{
+	return nf_checksum(skb, NF_INET_LOCAL_IN, protoff, IPPROTO_TCP,
+			   v6 ? AF_INET6 : AF_INET) == 0;
+}

@@ -4,7 +4,7 @@
 //! connection table (state, expiry, dest counters, statistics) and sent by the connection's
 //! forwarding method (`xmit`); NAT replies are rewritten back at FORWARD.
 
-use crate::conn::{Conn, ConnKey, F_INACTIVE, F_TEMPLATE};
+use crate::conn::{Conn, ConnKey, F_APP, F_INACTIVE, F_TEMPLATE};
 use crate::sys::rcuhash::EntryRef;
 use crate::uapi::svc_flags;
 use crate::corelib::parse;
@@ -31,6 +31,9 @@ const NOOUTPUT: u32 = crate::uapi::conn_flags::NOOUTPUT;
 const MASQ: u32 = crate::uapi::conn_flags::MASQ;
 const IPPROTO_ICMP: u8 = 1;
 const FTPPORT: u16 = 21;
+const FTPDATA: u16 = 20;
+/// `inet_port_requires_bind_service`'s default limit (ip_unprivileged_port_start).
+const UNPRIVILEGED_PORT: u16 = 1024;
 const ONE_PACKET: u32 = crate::uapi::conn_flags::ONE_PACKET;
 const IPPROTO_IPIP: u8 = 4;
 const ICMP_FRAG_NEEDED: u8 = 4;
@@ -250,17 +253,32 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     let now = jiffies();
 
     let g = RcuGuard::new();
-    if let Some(c) = st.conns.lookup(&g, &key) {
+    // An entry made before the client's port was known (FTP passive data) gets it now.
+    let found = st.conns.lookup(&g, &key).or_else(|| {
+        st.conns.lookup_no_cport(&g, &key).and_then(|c| st.conns.fill_cport(&g, c, p.sport))
+    });
+    if let Some(c) = found {
         let ctl = &st.sysctl;
         let expire_nodest = Sysctls::on(&ctl.expire_nodest_conn);
+        // The packet already belongs to the old connection's conntrack entry
+        // (`ip_vs_conn_uses_old_conntrack`): then it is dropped rather than scheduled, until
+        // conntrack lets the entry go.
+        let old_ct = || c.flags() & crate::uapi::conn_flags::NFCT != 0 && skb.ct_confirmed();
         // A new connection (SYN, INIT) from the port of an old one: scheduled anew when the old
         // one's real server was set to weight 0 (expire_nodest_conn) or the old one is over
-        // (conn_reuse_mode).
+        // (conn_reuse_mode; one that controls others, e.g. an FTP control connection, only
+        // when it does not hold conntrack).
         let mut resched = false;
+        let mut uses_old_ct = false;
         if is_new_conn(p) {
             let reuse = ctl.conn_reuse_mode.load(Relaxed);
-            resched = (expire_nodest && c.dest.conf().weight == 0)
-                || (reuse != 0 && new_conn_expected(&g, c, reuse));
+            if expire_nodest && c.dest.conf().weight == 0 {
+                resched = true;
+                uses_old_ct = old_ct();
+            } else if reuse != 0 && new_conn_expected(&g, c, reuse) {
+                uses_old_ct = old_ct();
+                resched = !c.is_held() || !uses_old_ct;
+            }
         }
         // A connection whose real server was removed: dropped, or with expire_nodest_conn
         // expired and the packet scheduled anew.
@@ -269,13 +287,21 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
                 return InDecision::Drop;
             }
             resched = true;
+            uses_old_ct = old_ct();
         }
         if !resched {
             set_state(st, &g, c, Direction::Input, p, now, true);
             count(st, c, len, false);
             return InDecision::Send(target_of(c));
         }
+        if !uses_old_ct {
+            // Its conntrack entry is not this packet's: expiring it must not kill that.
+            c.update(|s, f| (s, f & !crate::uapi::conn_flags::NFCT));
+        }
         st.conns.expire_now(c);
+        if uses_old_ct {
+            return InDecision::Drop;
+        }
     }
 
     new_conn(st, skb, p, &g, now, false)
@@ -295,7 +321,18 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
     } else {
         None
     })
-    .or_else(|| st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }));
+    .or_else(|| st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: p.dport, fwmark: 0 }))
+    .or_else(|| {
+        // `__ip_vs_service_find`'s fallbacks: a TCP packet to port 20 or an unprivileged port
+        // may be an FTP data connection of the address's FTP service (persistent FTP), ...
+        if p.protocol == IPPROTO_TCP && (p.dport == FTPDATA || p.dport >= UNPRIVILEGED_PORT) {
+            st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: FTPPORT, fwmark: 0 })
+        } else {
+            None
+        }
+    })
+    // ... and any port of a port-zero service.
+    .or_else(|| st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: 0, fwmark: 0 }));
     // sctp_conn_schedule(): an SCTP packet without a chunk header is dropped.
     if p.protocol == IPPROTO_SCTP && p.sctp_chunk.is_none() && !from_icmp {
         return InDecision::Drop;
@@ -323,6 +360,21 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
     if st.defense.todrop() {
         return InDecision::Drop;
     }
+    // `ip_vs_schedule`: nothing from port 20 is scheduled (active FTP data from a real server;
+    // NAT ones have their entry already).
+    if p.sport == FTPDATA && !from_icmp {
+        return InDecision::Pass;
+    }
+    let conf = svc.conf();
+    // Only persistent and firewall-mark services take other ports than their own (the FTP and
+    // port-zero fallbacks; "port zero only supported in persistent services"): the packet is
+    // not ours.
+    if conf.flags & svc_flags::PERSISTENT == 0 && svc.key.fwmark == 0 && p.dport != svc.key.port {
+        return InDecision::Pass;
+    }
+    // `ip_vs_leave`: without a real server, a packet for an FTP service's other ports goes on
+    // to the local stack rather than being refused.
+    let unreachable = if svc.key.port == FTPPORT && p.dport != FTPPORT { InDecision::Pass } else { InDecision::Unreachable };
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
     for d in svc.dests.iter(g) {
         if dests.push(d, GFP_ATOMIC).is_err() {
@@ -335,16 +387,15 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
         ports: Some((p.sport, p.dport)),
         inverse: false,
     };
-    let conf = svc.conf();
     let (dest, control) = if conf.flags & svc_flags::PERSISTENT != 0 {
         match persist(st, g, svc, &dests, &pkt, p, now) {
             Some(x) => x,
-            None => return InDecision::Unreachable,
+            None => return unreachable,
         }
     } else {
         match crate::sched::schedule(svc, &dests, &pkt, &sched_env(st)) {
             Some(d) => (d, None),
-            None => return InDecision::Unreachable,
+            None => return unreachable,
         }
     };
     // The real server's port, unless the service is port-zero (then the packet's).
@@ -352,7 +403,11 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
     // One-packet scheduling (-o, UDP): every datagram is scheduled on its own and leaves no
     // entry behind (ip_vs creates an unhashed connection that expires at once).
     if conf.flags & svc_flags::ONEPACKET != 0 && p.protocol == IPPROTO_UDP {
-        let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags | ONE_PACKET, now, None);
+        let mut flags = dest.conf().conn_flags | ONE_PACKET;
+        if Sysctls::on(&ctl.conntrack) {
+            flags |= crate::uapi::conn_flags::NFCT;
+        }
+        let c = Conn::new(key, svc.clone(), dest.clone(), dport, flags, now, None);
         drop(control);
         for s in [&dest.stats, &svc.stats, &st.tot_stats] {
             s.conn();
@@ -360,11 +415,18 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
         count(st, &c, len, false);
         return InDecision::Send(target_of(&c));
     }
+    // With the conntrack sysctl the connection keeps its conntrack entry; the FTP helper
+    // watches NAT connections to its port.
+    let dflags = dest.conf().conn_flags;
+    let mut flags = dflags | crate::ftp::bind_flags(p.protocol, p.dport, dflags);
+    if Sysctls::on(&ctl.conntrack) {
+        flags |= crate::uapi::conn_flags::NFCT;
+    }
     let c = if from_icmp {
         let expires = now + 3 * crate::sys::hz() as u64;
-        Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, expires, control)
+        Conn::new(key, svc.clone(), dest.clone(), dport, flags, expires, control)
     } else {
-        let c = Conn::new(key, svc.clone(), dest.clone(), dport, dest.conf().conn_flags, now, control);
+        let c = Conn::new(key, svc.clone(), dest.clone(), dport, flags, now, control);
         set_state(st, g, &c, Direction::Input, p, now, false);
         c
     };
@@ -378,6 +440,18 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
     }
     count(st, c, len, false);
     InDecision::Send(target_of(c))
+}
+
+/// The FTP helper on a client's packet of a NAT control connection (`tcp_dnat_handler`).
+fn ftp_in(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
+    let key = ConnKey { af: p.af, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
+    crate::ftp::pkt_in(st, skb, &crate::ftp::Seg { af: p.af, l4off: p.ihl }, &key)
+}
+
+/// The FTP helper on a real server's packet of a NAT control connection (`tcp_snat_handler`).
+fn ftp_out(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
+    let seg = crate::ftp::Seg { af: p.af, l4off: p.ihl };
+    crate::ftp::pkt_out(st, skb, &seg, &p.saddr, p.sport, &p.daddr, p.dport)
 }
 
 /// `is_new_conn`: a packet that opens a connection (TCP SYN, SCTP INIT).
@@ -813,7 +887,12 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
             Verdict::Drop
         }
         InDecision::Drop => Verdict::Drop,
-        InDecision::Send(t) => xmit::xmit4(net, skb, p.ihl, &t),
+        InDecision::Send(t) => {
+            if t.flags & F_APP != 0 && !ftp_in(st, skb, &p) {
+                return Verdict::Drop;
+            }
+            xmit::xmit4(net, skb, p.ihl, &t)
+        }
     }
 }
 
@@ -839,6 +918,9 @@ fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         set_state(st, &g, c, Direction::Output, &p, now, true);
         target_of(c)
     };
+    if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, &p) {
+        return Verdict::Drop;
+    }
     let v = xmit::snat4(skb, p.ihl, &t);
     snat_reroute(net, st, skb, &t, v, local_in, false)
 }
@@ -970,7 +1052,12 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
             Verdict::Drop
         }
         InDecision::Drop => Verdict::Drop,
-        InDecision::Send(t) => xmit::xmit6(net, skb, p.ihl, &t),
+        InDecision::Send(t) => {
+            if t.flags & F_APP != 0 && !ftp_in(st, skb, &p) {
+                return Verdict::Drop;
+            }
+            xmit::xmit6(net, skb, p.ihl, &t)
+        }
     }
 }
 
@@ -996,11 +1083,18 @@ fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         set_state(st, &g, c, Direction::Output, &p, now, true);
         target_of(c)
     };
+    if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, &p) {
+        return Verdict::Drop;
+    }
     let v = xmit::snat6(skb, p.ihl, &t);
     snat_reroute(net, st, skb, &t, v, local_in, true)
 }
 
+/// Runs a hook for its namespace with bottom halves off: at LOCAL_OUT a local process sends
+/// with them on, and the connection table's bucket locks and the scheduler locks are also taken
+/// by softirqs (elsewhere a no-op nesting).
 fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict {
+    let _bh = crate::sys::bh::BhGuard::new();
     match state.net() {
         Some(net) => f(net),
         None => Verdict::Accept,

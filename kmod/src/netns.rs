@@ -129,7 +129,7 @@ impl PernetState for NetState {
 
     fn init(net: NetRef) -> Result<Pin<KBox<Self>>> {
         let size = 1u32 << crate::params().conn_tab_bits;
-        let conns = ConnTable::new(size)?;
+        let conns = ConnTable::new(size, net)?;
         let tot_stats = crate::rules::Stats::new()?;
         let state = KBox::pin_init(
             pin_init!(NetState {
@@ -184,11 +184,15 @@ impl PernetState for NetState {
         // No packet, timer or reader can reach the connections any more: free them all.
         {
             let _bh = crate::sys::bh::BhGuard::new();
+            state.conns.stop_conntrack();
             // Templates held by connections go in a later pass, once those are unlinked.
             while state.conns.remove_if(|_| true) > 0 {}
         }
         // Nothing can reach the rules any more; unlink them so they are freed now.
         let g = state.ctl.lock();
+        for s in state.rules.iter_w(g.writer()) {
+            crate::ctl::genl::forget_mixed(&state, g.writer(), s);
+        }
         state.rules.flush(g.writer());
     }
 }

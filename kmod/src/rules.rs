@@ -195,6 +195,9 @@ pub(crate) struct Service {
     netmask: AtomicU32,
     pub(crate) dests: RcuList<Arc<Dest>>,
     pub(crate) stats: Stats,
+    /// Conntrack was turned on in the namespace for this FTP service's NAT real servers
+    /// (`svc->conntrack_afmask`); turned off again when the service goes.
+    pub(crate) ct_reg: AtomicBool,
 }
 
 impl Service {
@@ -442,6 +445,7 @@ impl RuleTable {
                 netmask: AtomicU32::new(0),
                 dests: RcuList::new(),
                 stats,
+                ct_reg: AtomicBool::new(false),
             }),
             GFP_KERNEL,
         )?;

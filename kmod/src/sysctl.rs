@@ -52,6 +52,9 @@ pub(crate) struct Sysctls {
     /// full check.
     pub(crate) lblc_expiration: AtomicI32,
     pub(crate) lblcr_expiration: AtomicI32,
+    /// New connections keep their netfilter conntrack entry (NAT ones with the real server's
+    /// side learnt), instead of leaving conntrack's view.
+    pub(crate) conntrack: AtomicI32,
     table: SysctlTable,
 }
 
@@ -77,6 +80,7 @@ impl Sysctls {
             schedule_icmp: AtomicI32::new(0),
             lblc_expiration: AtomicI32::new(day),
             lblcr_expiration: AtomicI32::new(day),
+            conntrack: AtomicI32::new(0),
             table: SysctlTable::new(),
         }
     }
@@ -93,6 +97,7 @@ impl Sysctls {
                 v(c"am_droprate", &self.am_droprate, None),
                 v(c"drop_entry", &self.drop_entry, Some(&DEFENSE_MODES)),
                 v(c"drop_packet", &self.drop_packet, Some(&DEFENSE_MODES)),
+                v(c"conntrack", &self.conntrack, None),
                 v(c"secure_tcp", &self.secure_tcp, Some(&DEFENSE_MODES)),
                 v(c"expire_nodest_conn", &self.expire_nodest_conn, None),
                 v(c"sloppy_tcp", &self.sloppy_tcp, None),

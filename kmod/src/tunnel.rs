@@ -123,7 +123,7 @@ pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Ve
     };
     if local {
         drop(rt);
-        skb.prepare_send(false);
+        skb.prepare_send(false, t.nfct());
         return Verdict::Accept;
     }
     let mtu = mtu.saturating_sub(ohl + enc.len());
@@ -156,7 +156,10 @@ pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Ve
 
     // ip_vs_prepare_tunneled_skb(): a private head with room for the new headers, and what
     // the outer header inherits from the inner one.
-    skb.prepare_send(true);
+    skb.prepare_send(true, true);
+    if !skb.ct_tunnel_prepare(t.nfct()) {
+        return tx_error(skb);
+    }
     if skb.cow_head(ll_reserved + ohl + enc.len()).is_err() {
         return tx_error(skb);
     }

@@ -49,6 +49,11 @@ impl Target {
         self.flags & conn_flags::FWD_MASK
     }
 
+    /// The connection keeps its conntrack entry (`IP_VS_CONN_F_NFCT`).
+    pub(crate) fn nfct(&self) -> bool {
+        self.flags & conn_flags::NFCT != 0
+    }
+
     fn vaddr4(&self) -> [u8; 4] {
         addr4(&self.vaddr, 0)
     }
@@ -75,6 +80,16 @@ fn ip_send_check(h: &mut [u8], ihl: usize) {
     put16(h, 10, 0);
     let c = csum::checksum(&h[..ihl]);
     put16(h, 10, c);
+}
+
+/// `ip_vs_update_conntrack` for a packet of a NAT connection that keeps conntrack (not
+/// one-packet scheduled: no reply is expected): its entry learns the real server's side
+/// (`outin`) or the virtual service's.
+fn nat_ct(skb: &mut Skb, t: &Target, outin: bool) {
+    if t.nfct() && t.method() == conn_flags::MASQ && t.flags & conn_flags::ONE_PACKET == 0 {
+        let (addr, port) = if outin { (&t.daddr, t.dport) } else { (&t.vaddr, t.vport) };
+        skb.ct_update(outin, t.flags & crate::conn::F_APP != 0, addr, port);
+    }
 }
 
 /// Consumes the packet: freed, nothing sent.
@@ -321,7 +336,8 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdic
         return tx_error(skb);
     }
     skb.set_ignore_df();
-    skb.prepare_send(!local);
+    nat_ct(skb, t, true);
+    skb.prepare_send(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -336,14 +352,14 @@ pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
             drop(rt);
-            skb.prepare_send(false);
+            skb.prepare_send(false, t.nfct());
             Verdict::Accept
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             skb.set_route(rt);
             skb.set_ignore_df();
-            skb.prepare_send(true);
+            skb.prepare_send(true, t.nfct());
             skb.send_local_out(net);
             Verdict::Stolen
         }
@@ -358,7 +374,7 @@ pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdi
         conn_flags::TUNNEL => crate::tunnel::xmit(net, skb, false, t),
         // LOCALNODE: the packet continues to the local socket.
         _ => {
-            skb.prepare_send(false);
+            skb.prepare_send(false, t.nfct());
             Verdict::Accept
         }
     }
@@ -375,7 +391,8 @@ pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
             return tx_error(skb);
         }
     }
-    skb.prepare_send(false);
+    nat_ct(skb, t, false);
+    skb.prepare_send(false, t.nfct());
     Verdict::Accept
 }
 
@@ -482,7 +499,8 @@ pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
         return tx_error(skb);
     }
     skb.set_ignore_df();
-    skb.prepare_send(!local);
+    nat_ct(skb, t, true);
+    skb.prepare_send(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -501,7 +519,8 @@ pub(crate) fn icmp_response4(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdi
             return Verdict::Drop;
         }
     }
-    skb.prepare_send(false);
+    nat_ct(skb, t, false);
+    skb.prepare_send(false, t.nfct());
     Verdict::Accept
 }
 
@@ -595,7 +614,8 @@ pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verd
         return tx_error(skb);
     }
     skb.set_ignore_df();
-    skb.prepare_send(!local);
+    nat_ct(skb, t, true);
+    skb.prepare_send(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -610,14 +630,14 @@ pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
             drop(rt);
-            skb.prepare_send(false);
+            skb.prepare_send(false, t.nfct());
             Verdict::Accept
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             skb.set_route6(rt);
             skb.set_ignore_df();
-            skb.prepare_send(true);
+            skb.prepare_send(true, t.nfct());
             skb.send_local_out6(net);
             Verdict::Stolen
         }
@@ -631,7 +651,7 @@ pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Ver
         conn_flags::DROUTE => dr6(net, skb, t),
         conn_flags::TUNNEL => crate::tunnel::xmit(net, skb, true, t),
         _ => {
-            skb.prepare_send(false);
+            skb.prepare_send(false, t.nfct());
             Verdict::Accept
         }
     }
@@ -647,7 +667,8 @@ pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
             return tx_error(skb);
         }
     }
-    skb.prepare_send(false);
+    nat_ct(skb, t, false);
+    skb.prepare_send(false, t.nfct());
     Verdict::Accept
 }
 
@@ -737,7 +758,8 @@ pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
         return tx_error(skb);
     }
     skb.set_ignore_df();
-    skb.prepare_send(!local);
+    nat_ct(skb, t, true);
+    skb.prepare_send(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -756,6 +778,7 @@ pub(crate) fn icmp_response6(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdi
             return Verdict::Drop;
         }
     }
-    skb.prepare_send(false);
+    nat_ct(skb, t, false);
+    skb.prepare_send(false, t.nfct());
     Verdict::Accept
 }

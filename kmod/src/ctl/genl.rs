@@ -290,12 +290,17 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
         }
         (cmd::NEW_DEST, Some(s), Some(d)) => {
             add_dest(req.net(), w, s, &d)?;
+            ftp_conntrack(st, s, &d);
             if d.af != s.key.af {
                 st.mixed_af_dests.fetch_add(1, Relaxed);
             }
             Ok(())
         }
-        (cmd::SET_DEST, Some(s), Some(d)) => edit_dest(w, s, &d),
+        (cmd::SET_DEST, Some(s), Some(d)) => {
+            edit_dest(w, s, &d)?;
+            ftp_conntrack(st, s, &d);
+            Ok(())
+        }
         (cmd::DEL_DEST, Some(s), Some(d)) => match s.del_dest(w, d.af, &d.addr, d.port) {
             Some(r) => {
                 if d.af != s.key.af {
@@ -406,10 +411,25 @@ fn edit_dest(w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
     Ok(())
 }
 
-/// A service is going away: its mixed-family dests no longer count.
-fn forget_mixed(st: &NetState, w: Writer<'_>, s: &Service) {
+/// A service is going away: its mixed-family dests no longer count, and conntrack it turned on
+/// (`ip_vs_unregister_conntrack`) is released.
+pub(crate) fn forget_mixed(st: &NetState, w: Writer<'_>, s: &Service) {
     let n = s.dests.iter_w(w).filter(|d| d.af != s.key.af).count() as u32;
     st.mixed_af_dests.fetch_sub(n, Relaxed);
+    if s.ct_reg.swap(false, Relaxed) {
+        st.conns.ct().put(s.key.af);
+    }
+}
+
+/// `__ip_vs_update_dest`: FTP-NAT needs conntrack for mangling, so a NAT real server of a
+/// port-21 service turns conntrack on in the namespace (`ip_vs_register_conntrack`).
+fn ftp_conntrack(st: &NetState, s: &Service, d: &DestReq) {
+    if d.conf.conn_flags & conn_flags::FWD_MASK != conn_flags::MASQ || s.key.fwmark != 0 || s.key.port != 21 {
+        return;
+    }
+    if !s.ct_reg.load(Relaxed) && st.conns.ct().get(s.key.af).is_ok() {
+        s.ct_reg.store(true, Relaxed);
+    }
 }
 
 fn zero_service(st: &NetState, w: Writer<'_>, s: &Service) {

@@ -171,3 +171,15 @@ void fvs_skb_remcsum_handed_off(struct sk_buff *skb);
 #include <linux/mm.h>
 void fvs_init_delayed_work(struct delayed_work *dw, work_func_t fn);
 bool fvs_queue_delayed_work_long(struct delayed_work *dw, unsigned long delay);
+
+/* Conntrack (src/helpers.c, wrapped by src/sys/ct.rs). */
+void fvs_ct_update(struct sk_buff *skb, bool outin, bool app, const void *addr, __be16 port);
+bool fvs_ct_confirmed(struct sk_buff *skb);
+int fvs_ct_tunnel_prepare(struct sk_buff *skb, bool confirm);
+void fvs_ct_drop(struct net *net, u16 af, u8 proto, const void *caddr, __be16 cport,
+		 const void *vaddr, __be16 vport);
+int fvs_ct_netns_get(struct net *net, u8 nfproto);
+void fvs_ct_netns_put(struct net *net, u8 nfproto);
+int fvs_ct_mangle_tcp(struct sk_buff *skb, unsigned int protoff, unsigned int off,
+		      unsigned int len, const char *buf, unsigned int buf_len);
+bool fvs_tcp_csum_ok(struct sk_buff *skb, unsigned int protoff, bool v6);

@@ -176,8 +176,6 @@ impl Skb {
         self.ptr().is_some_and(|p| unsafe { b::fvs_skb_ipvs_property(p) })
     }
 
-    /// Marks the packet handled, detaches it from conntrack (`ip_vs_notrack`) and clears
-    /// state that no longer applies to a rewritten packet, as `ip_vs_send_or_cont` does.
     /// `ip_vs_route_me_harder`: a NAT reply whose source just became the virtual address is
     /// routed again (IPv4: only if it was routed as local; IPv6: unless its route ends on
     /// loopback). False: no route, the packet must be dropped.
@@ -203,12 +201,18 @@ impl Skb {
         }
     }
 
-    pub(crate) fn prepare_send(&mut self, leaving: bool) {
+    /// Marks the packet handled, detaches it from conntrack (`ip_vs_notrack`) and clears
+    /// state that no longer applies to a rewritten packet, as `ip_vs_send_or_cont` does.
+    /// `keep_ct`: the connection keeps conntrack (`IP_VS_CONN_F_NFCT`), else the packet leaves
+    /// conntrack's view.
+    pub(crate) fn prepare_send(&mut self, leaving: bool, keep_ct: bool) {
         let Some(p) = self.ptr() else { return };
         // SAFETY: valid skb; all of these only edit fields of the skb.
         unsafe {
             b::fvs_skb_set_ipvs_property(p);
-            b::fvs_skb_notrack(p);
+            if !keep_ct {
+                b::fvs_skb_notrack(p);
+            }
             if leaving {
                 b::fvs_skb_drop_early_demux_sk(p);
                 b::fvs_skb_forward_csum(p);
