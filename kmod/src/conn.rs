@@ -12,7 +12,7 @@ use crate::rules::{Dest, InetAddr, Service, AF_INET6};
 use crate::sys::ct::CtNet;
 use crate::sys::net::NetRef;
 use crate::sys::rcu::RcuGuard;
-use crate::sys::rcuhash::{EntryRef, HoldSlot, RcuHash, SlabCache, SlabObject};
+use crate::sys::rcuhash::{EntryRef, LinkSlot, RcuHash, SlabCache, SlabObject};
 use crate::uapi::conn_flags;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use kernel::prelude::*;
@@ -21,7 +21,8 @@ use kernel::sync::Arc;
 /// What identifies a flow from the client side.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ConnKey {
-    pub(crate) af: u16,
+    /// AF_INET or AF_INET6, in a byte (keeps the entry at 104 bytes: 128 with its node).
+    pub(crate) af: u8,
     pub(crate) protocol: u8,
     pub(crate) caddr: InetAddr,
     pub(crate) cport: u16,
@@ -39,8 +40,10 @@ pub(crate) struct Conn {
     n_control: AtomicU32,
     /// Packets from the client (`in_pkts`: the random entry drop spares busy connections).
     pub(crate) in_pkts: AtomicU32,
-    /// The persistence template that controls this connection (`cp->control`).
-    control: HoldSlot<Conn>,
+    /// The persistence template (or FTP control connection) that controls this connection
+    /// (`cp->control`); for a template, its persistence-engine data instead (`cp->pe_data`:
+    /// the SIP Call-ID), if any.
+    control: LinkSlot<Conn, PeData>,
     /// Protocol state index (`IP_VS_*_S_*`) in the high 32 bits, IP_VS_CONN_F_* in the low.
     sf: AtomicU64,
     /// Expiry time in jiffies.
@@ -48,6 +51,28 @@ pub(crate) struct Conn {
     pub(crate) dest: Arc<Dest>,
     /// The service the connection was scheduled by (its statistics count the traffic).
     pub(crate) svc: Arc<Service>,
+}
+
+/// Persistence-engine data (`IP_VS_PEDATA_MAXLEN` bytes at most). Aligned for `LinkSlot`'s
+/// tag bit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(8))]
+pub(crate) struct PeData {
+    len: u8,
+    buf: [u8; 255],
+}
+
+impl PeData {
+    /// `None` if `d` is longer than 255 bytes.
+    pub(crate) fn new(d: &[u8]) -> Option<Self> {
+        let mut p = PeData { len: u8::try_from(d.len()).ok()?, buf: [0; 255] };
+        p.buf[..d.len()].copy_from_slice(d);
+        Some(p)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
 }
 
 /// `IP_VS_CONN_F_INACTIVE`: the entry counts in the dest's inactconns, else in activeconns.
@@ -115,10 +140,7 @@ impl Conn {
             dport,
             n_control: AtomicU32::new(0),
             in_pkts: AtomicU32::new(0),
-            control: match control {
-                Some(r) => HoldSlot::new(r),
-                None => HoldSlot::empty(),
-            },
+            control: LinkSlot::hold(control),
             sf: AtomicU64::new(flags as u64),
             expires: AtomicU64::new(expires),
             dest,
@@ -169,7 +191,7 @@ impl Conn {
     /// `ip_vs_control_assure_ct`: the template's connection was answered (UDP) or established
     /// (TCP): the template becomes ASSURED.
     pub(crate) fn assure_control(&self, g: &RcuGuard) {
-        if let Some(t) = self.control.get(g) {
+        if let Some(t) = self.control.get_hold(g) {
             if t.is_template() && t.state() & CTPL_S_ASSURED == 0 {
                 t.update(|s, f| (s | CTPL_S_ASSURED, f));
             }
@@ -179,7 +201,17 @@ impl Conn {
     /// The entry this one is controlled by (a persistence template, or an FTP control
     /// connection for a data connection), held again for a copy of this entry.
     pub(crate) fn control_ref(&self, g: &RcuGuard) -> Option<EntryRef<Conn>> {
-        self.control.get(g).and_then(EntryRef::try_hold)
+        self.control.get_hold(g).and_then(EntryRef::try_hold)
+    }
+
+    /// A template's persistence-engine data (the SIP Call-ID it is for).
+    pub(crate) fn pe(&self) -> Option<&PeData> {
+        self.control.get_owned()
+    }
+
+    /// Makes a new template one for persistence-engine data `pe` (before it is linked).
+    pub(crate) fn set_pe(&mut self, pe: KBox<PeData>) {
+        self.control = LinkSlot::owned(pe);
     }
 
     /// Connections still hold this template.
@@ -189,7 +221,7 @@ impl Conn {
 
     /// Controlled by a persistence template (`cp->control`).
     pub(crate) fn is_controlled(&self, g: &RcuGuard) -> bool {
-        self.control.get(g).is_some()
+        self.control.get_hold(g).is_some()
     }
 
     /// `ip_vs_check_template` failed: the template no longer leads anywhere.
@@ -277,7 +309,7 @@ impl ConnTable {
         let f = c.flags();
         if f & conn_flags::NFCT != 0 && f & conn_flags::ONE_PACKET == 0 && self.ct_live.load(Relaxed) {
             let k = &c.key;
-            self.ct.drop_entry(k.af, k.protocol, &k.caddr, k.cport, &k.vaddr, k.vport);
+            self.ct.drop_entry(k.af as u16, k.protocol, &k.caddr, k.cport, &k.vaddr, k.vport);
         }
         if f & conn_flags::NO_CPORT != 0 {
             NO_CPORT_COUNT.fetch_sub(1, Relaxed);
@@ -293,7 +325,7 @@ impl ConnTable {
 
     /// The entry of a client flow (`ip_vs_conn_in_get`).
     pub(crate) fn lookup<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
-        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        let b = self.bucket_of(k.af as u16, k.protocol, &k.caddr, k.cport);
         self.t.find(g, b, |c| c.key == *k && !c.is_template())
     }
 
@@ -304,7 +336,7 @@ impl ConnTable {
             return None;
         }
         let k = ConnKey { cport: 0, ..*k };
-        let b = self.bucket_of(k.af, k.protocol, &k.caddr, 0);
+        let b = self.bucket_of(k.af as u16, k.protocol, &k.caddr, 0);
         self.t.find(g, b, |c| c.key == k && c.flags() & (F_TEMPLATE | conn_flags::NO_CPORT) == conn_flags::NO_CPORT)
     }
 
@@ -330,9 +362,13 @@ impl ConnTable {
     }
 
     /// A valid persistence template (`ip_vs_ct_in_get`).
-    pub(crate) fn lookup_template<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey) -> Option<&'g Conn> {
-        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
-        self.t.find(g, b, |c| c.key == *k && c.flags() & (F_TEMPLATE | F_TEMPLATE_DEAD) == F_TEMPLATE)
+    /// With a persistence engine's data `pe`, only a template carrying the same data matches
+    /// (`ip_vs_sip_ct_match`); without, only one carrying none.
+    pub(crate) fn lookup_template<'g>(&'g self, g: &'g RcuGuard, k: &ConnKey, pe: Option<&PeData>) -> Option<&'g Conn> {
+        let b = self.bucket_of(k.af as u16, k.protocol, &k.caddr, k.cport);
+        self.t.find(g, b, |c| {
+            c.key == *k && c.flags() & (F_TEMPLATE | F_TEMPLATE_DEAD) == F_TEMPLATE && c.pe() == pe
+        })
     }
 
     /// The entry a reply belongs to (`ip_vs_conn_out_get`): from `saddr:sport` (the real
@@ -352,7 +388,7 @@ impl ConnTable {
         let b = self.bucket_of(af, protocol, daddr, dport);
         self.t.find(g, b, |c| {
             let k = &c.key;
-            if c.is_template() || !(k.af == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr) {
+            if c.is_template() || !(k.af as u16 == af && k.protocol == protocol && k.cport == dport && k.caddr == *daddr) {
                 return false;
             }
             let (a, p) = if c.is_masq() { (&c.daddr, c.dport) } else { (&k.vaddr, k.vport) };
@@ -366,12 +402,15 @@ impl ConnTable {
     /// Returns the entry and whether it is the one just added.
     pub(crate) fn insert<'g>(&'g self, g: &'g RcuGuard, c: Conn) -> Result<(&'g Conn, bool)> {
         let k = c.key;
-        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        let b = self.bucket_of(k.af as u16, k.protocol, &k.caddr, k.cport);
         let mut added = false;
         let tmpl = c.is_template();
         // An invalidated template (F_TEMPLATE_DEAD) waits for its connections to go; a new
         // template for the same client network goes in beside it.
-        let same = |x: &Conn| x.key == k && x.is_template() == tmpl && x.flags() & F_TEMPLATE_DEAD == 0;
+        let pe = c.pe().copied();
+        let same = |x: &Conn| {
+            x.key == k && x.is_template() == tmpl && x.flags() & F_TEMPLATE_DEAD == 0 && x.pe() == pe.as_ref()
+        };
         let e = self.t.insert_or_get(g, b, c, same, |new| {
             new.bind_dest();
             if new.flags() & conn_flags::NO_CPORT != 0 {
@@ -386,7 +425,7 @@ impl ConnTable {
     /// connection still holds it. Bottom halves must be off. Returns whether it went.
     pub(crate) fn expire_now(&self, c: &Conn) -> bool {
         let k = &c.key;
-        let b = self.bucket_of(k.af, k.protocol, &k.caddr, k.cport);
+        let b = self.bucket_of(k.af as u16, k.protocol, &k.caddr, k.cport);
         match self.t.lock(b) {
             Some(mut b) => b.remove_if(|x| core::ptr::eq(x, c), |x| self.gone(x)) > 0,
             None => false,

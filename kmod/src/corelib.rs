@@ -31,3 +31,6 @@ pub(crate) mod defense;
 
 #[path = "../core/src/ftp.rs"]
 pub(crate) mod ftp;
+
+#[path = "../core/src/sip.rs"]
+pub(crate) mod sip;

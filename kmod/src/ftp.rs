@@ -186,7 +186,7 @@ pub(crate) fn pkt_out(
         Some(n) => n,
         None => {
             let key = ConnKey {
-                af: seg.af,
+                af: seg.af as u8,
                 protocol: IPPROTO_TCP,
                 caddr: c.key.caddr,
                 cport: 0,

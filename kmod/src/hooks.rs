@@ -4,7 +4,7 @@
 //! connection table (state, expiry, dest counters, statistics) and sent by the connection's
 //! forwarding method (`xmit`); NAT replies are rewritten back at FORWARD.
 
-use crate::conn::{Conn, ConnKey, F_APP, F_INACTIVE, F_TEMPLATE};
+use crate::conn::{Conn, ConnKey, PeData, F_APP, F_INACTIVE, F_TEMPLATE};
 use crate::sys::rcuhash::EntryRef;
 use crate::uapi::svc_flags;
 use crate::corelib::parse;
@@ -248,7 +248,7 @@ enum InDecision {
 }
 
 fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
-    let key = ConnKey { af: p.af, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
+    let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let len = skb.len();
     let now = jiffies();
 
@@ -314,7 +314,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
 fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp: bool) -> InDecision {
     let g = g;
     let len = skb.len();
-    let key = ConnKey { af: p.af, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
+    let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let mark = skb.mark();
     let svc = (if mark != 0 {
         st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
@@ -388,7 +388,17 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
         inverse: false,
     };
     let (dest, control) = if conf.flags & svc_flags::PERSISTENT != 0 {
-        match persist(st, g, svc, &dests, &pkt, p, now) {
+        // The SIP persistence engine: the template is the client's for this call only
+        // (`ip_vs_sip_fill_param`); a packet without a usable Call-ID is dropped.
+        let pe = if conf.pe == crate::rules::PE_SIP {
+            match sip_pe_data(skb, p) {
+                Some(d) => Some(d),
+                None => return InDecision::Drop,
+            }
+        } else {
+            None
+        };
+        match persist(st, g, svc, &dests, &pkt, p, now, pe) {
             Some(x) => x,
             None => return unreachable,
         }
@@ -444,7 +454,7 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
 
 /// The FTP helper on a client's packet of a NAT control connection (`tcp_dnat_handler`).
 fn ftp_in(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
-    let key = ConnKey { af: p.af, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
+    let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     crate::ftp::pkt_in(st, skb, &crate::ftp::Seg { af: p.af, l4off: p.ihl }, &key)
 }
 
@@ -452,6 +462,105 @@ fn ftp_in(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
 fn ftp_out(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
     let seg = crate::ftp::Seg { af: p.af, l4off: p.ihl };
     crate::ftp::pkt_out(st, skb, &seg, &p.saddr, p.sport, &p.daddr, p.dport)
+}
+
+/// `__ip_vs_rs_conn_out` / `ip_vs_new_conn_out`: a UDP packet from a NAT real server of a
+/// `--pe sip` service without a connection (the server's own request, e.g. a BYE) gets one,
+/// client -> virtual service -> this server, under a template for its Call-ID when the service
+/// is persistent, so that the client's answers and the rest of the call reach this server.
+/// Not at LOCAL_IN. Returns the new connection's target.
+fn rs_conn_out(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, local_in: bool) -> Option<Target> {
+    if p.protocol != IPPROTO_UDP || local_in || st.conn_out_svcs.load(Relaxed) == 0 || p.dport == 0 {
+        return None;
+    }
+    let (svc, dest) = st.rules.iter(g).filter(|s| s.conf().pe == crate::rules::PE_SIP).find_map(|s| {
+        let d = s.dests.iter(g).find(|d| {
+            d.af == p.af
+                && d.addr == p.saddr
+                && d.port == p.sport
+                && d.conf().conn_flags & crate::uapi::conn_flags::FWD_MASK == MASQ
+        })?;
+        Some((s, d))
+    })?;
+    let conf = svc.conf();
+    if svc.key.fwmark != 0 || svc.key.port == 0 || svc.key.protocol != IPPROTO_UDP as u16 {
+        return None;
+    }
+    let mut control = None;
+    if conf.flags & svc_flags::PERSISTENT != 0 {
+        let snet = client_net(p.af, &p.daddr, conf.netmask);
+        let tkey = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: snet, cport: 0, vaddr: svc.key.addr, vport: svc.key.port };
+        let pe = sip_pe_data(skb, p)?;
+        let expires = now + conf.timeout as u64;
+        let found = st.conns.lookup_template(g, &tkey, Some(&pe)).filter(|t| template_ok(st, t) && Arc::ptr_eq(&t.dest, dest));
+        let t = match found {
+            Some(t) => t,
+            None => {
+                let flags = F_TEMPLATE | dest.conf().conn_flags;
+                let mut c = Conn::new(tkey, svc.clone(), dest.clone(), p.sport, flags, expires, None);
+                c.set_pe(pe);
+                st.conns.insert(g, c).ok()?.0
+            }
+        };
+        t.set_expires(expires);
+        control = EntryRef::try_hold(t);
+    }
+    let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: svc.key.addr, vport: svc.key.port };
+    let mut flags = dest.conf().conn_flags;
+    if conf.flags & svc_flags::ONEPACKET != 0 {
+        flags |= ONE_PACKET;
+    }
+    if Sysctls::on(&st.sysctl.conntrack) {
+        flags |= crate::uapi::conn_flags::NFCT;
+    }
+    let c = Conn::new(key, svc.clone(), dest.clone(), p.sport, flags, now, control);
+    for s in [&dest.stats, &svc.stats, &st.tot_stats] {
+        s.conn();
+    }
+    let len = skb.len();
+    if flags & ONE_PACKET != 0 {
+        count(st, &c, len, true);
+        return Some(target_of(&c));
+    }
+    set_state(st, g, &c, Direction::Output, p, now, false);
+    let (c, _) = st.conns.insert(g, c).ok()?;
+    count(st, c, len, true);
+    Some(target_of(c))
+}
+
+/// The client's network under a persistent service's netmask (IPv6: a prefix length), kept as
+/// the netlink attribute carries it (network byte order in memory).
+fn client_net(af: u16, a: &InetAddr, netmask: u32) -> InetAddr {
+    let mut snet = [0u8; 16];
+    if af == AF_INET6 {
+        let bits = netmask.min(128) as usize;
+        for (i, b) in snet.iter_mut().enumerate() {
+            let keep = bits.saturating_sub(i * 8).min(8);
+            let m = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+            *b = a[i] & m;
+        }
+    } else {
+        let mask = netmask.to_ne_bytes();
+        for i in 0..4 {
+            snet[i] = a[i] & mask[i];
+        }
+    }
+    snet
+}
+
+/// `ip_vs_sip_fill_param`: the Call-ID of a UDP packet's SIP message, as a template's
+/// persistence-engine data. `None`: not UDP, no usable Call-ID, or no memory.
+fn sip_pe_data(skb: &Skb, p: &Pkt) -> Option<KBox<PeData>> {
+    if p.protocol != IPPROTO_UDP {
+        return None;
+    }
+    let off = p.ihl as u32 + 8;
+    let len = skb.len().checked_sub(off).filter(|&n| n > 0)? as usize;
+    let mut buf: KVec<u8> = KVec::with_capacity(len, GFP_ATOMIC).ok()?;
+    buf.resize(len, 0, GFP_ATOMIC).ok()?;
+    let data = skb.bytes_at(off, &mut buf);
+    let (o, l) = crate::corelib::sip::call_id(data)?;
+    KBox::new(PeData::new(&data[o..o + l])?, GFP_ATOMIC).ok()
 }
 
 /// `is_new_conn`: a packet that opens a connection (TCP SYN, SCTP INIT).
@@ -513,25 +622,11 @@ fn persist<'g>(
     pkt: &crate::corelib::sched::Packet,
     p: &Pkt,
     now: u64,
+    pe: Option<KBox<PeData>>,
 ) -> Option<(Arc<Dest>, Option<EntryRef<Conn>>)> {
     let conf = svc.conf();
-    // The client's network: its address under the service's netmask (kept as the netlink
-    // attribute carries it: network byte order in memory).
-    let mut snet = [0u8; 16];
-    if p.af == AF_INET6 {
-        // IPv6: the netmask is a prefix length (1..128).
-        let bits = conf.netmask.min(128) as usize;
-        for (i, b) in snet.iter_mut().enumerate() {
-            let keep = bits.saturating_sub(i * 8).min(8);
-            let m = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
-            *b = p.saddr[i] & m;
-        }
-    } else {
-        let mask = conf.netmask.to_ne_bytes();
-        for i in 0..4 {
-            snet[i] = p.saddr[i] & mask[i];
-        }
-    }
+    // The client's network: its address under the service's netmask.
+    let snet = client_net(p.af, &p.saddr, conf.netmask);
     // Templates: <proto, cnet, 0, vaddr, vport> for a port service; port zero, FTP (21) and
     // fwmark services leave the port out; fwmark services key on <IPPROTO_IP, fwmark>.
     let (protocol, vaddr, vport) = if p.dport == svc.key.port {
@@ -543,15 +638,18 @@ fn persist<'g>(
     } else {
         (p.protocol, p.daddr, 0)
     };
-    let tkey = ConnKey { af: p.af, protocol, caddr: snet, cport: 0, vaddr, vport };
+    let tkey = ConnKey { af: p.af as u8, protocol, caddr: snet, cport: 0, vaddr, vport };
     let expires = now + conf.timeout as u64;
-    let t = match st.conns.lookup_template(g, &tkey).filter(|t| template_ok(st, t)) {
+    let t = match st.conns.lookup_template(g, &tkey, pe.as_deref()).filter(|t| template_ok(st, t)) {
         Some(t) => t,
         None => {
             let dest = crate::sched::schedule(svc, dests, pkt, &sched_env(st))?;
             let tdport = if p.dport == svc.key.port && svc.key.port != FTPPORT { dest.port } else { 0 };
             let flags = F_TEMPLATE | dest.conf().conn_flags;
-            let c = Conn::new(tkey, svc.clone(), dest, tdport, flags, expires, None);
+            let mut c = Conn::new(tkey, svc.clone(), dest, tdport, flags, expires, None);
+            if let Some(pe) = pe {
+                c.set_pe(pe);
+            }
             st.conns.insert(g, c).ok()?.0
         }
     };
@@ -647,7 +745,7 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
     let mut vaddr = [0u8; 16];
     vaddr[..4].copy_from_slice(&orig.daddr);
     // For a tunnel the embedded packet is the request itself, not a reply.
-    let key = ConnKey { af: AF_INET, protocol: orig.protocol, caddr, cport: sport, vaddr, vport: dport };
+    let key = ConnKey { af: AF_INET as u8, protocol: orig.protocol, caddr, cport: sport, vaddr, vport: dport };
     let c = st.conns.lookup(&g, &key)?;
     if !xmit::icmp_csum_ok(skb, ip.len) {
         return Some(Verdict::Drop);
@@ -723,7 +821,7 @@ fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
     }
     let Some(p) = parse_icmp4(skb) else { return Verdict::Accept };
     // The embedded headers contain source and destination in reverse order.
-    let key = ConnKey { af: AF_INET, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
+    let key = ConnKey { af: AF_INET as u8, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
     let t = {
         let g = RcuGuard::new();
         let c = st.conns.lookup(&g, &key);
@@ -788,7 +886,7 @@ fn parse_ah_esp(skb: &Skb, v6: bool) -> Option<(usize, u8, InetAddr, InetAddr)> 
 fn in_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
     let Some((ihl, protocol, saddr, daddr)) = parse_ah_esp(skb, v6) else { return ignore_tunneled(st, skb, v6) };
     let af = if v6 { AF_INET6 } else { AF_INET };
-    let key = ConnKey { af, protocol: IPPROTO_UDP, caddr: saddr, cport: PORT_ISAKMP, vaddr: daddr, vport: PORT_ISAKMP };
+    let key = ConnKey { af: af as u8, protocol: IPPROTO_UDP, caddr: saddr, cport: PORT_ISAKMP, vaddr: daddr, vport: PORT_ISAKMP };
     let t = {
         let g = RcuGuard::new();
         let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
@@ -910,13 +1008,22 @@ fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
     let now = jiffies();
     let t = {
         let g = RcuGuard::new();
-        let Some(c) = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
-            drop(g);
-            return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
-        };
-        count(st, c, len, true);
-        set_state(st, &g, c, Direction::Output, &p, now, true);
-        target_of(c)
+        let found = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport);
+        match found {
+            Some(c) => {
+                count(st, c, len, true);
+                set_state(st, &g, c, Direction::Output, &p, now, true);
+                target_of(c)
+            }
+            // A real server's own request (SIP): a connection made for it.
+            None => match rs_conn_out(st, skb, &p, &g, now, local_in) {
+                Some(t) => t,
+                None => {
+                    drop(g);
+                    return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
+                }
+            },
+        }
     };
     if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, &p) {
         return Verdict::Drop;
@@ -993,7 +1100,7 @@ fn in_icmp6(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
         Icmp6::Error(p) => p,
     };
     // The embedded headers contain source and destination in reverse order.
-    let key = ConnKey { af: AF_INET6, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
+    let key = ConnKey { af: AF_INET6 as u8, protocol: p.protocol, caddr: p.daddr, cport: p.dport, vaddr: p.saddr, vport: p.sport };
     let t = {
         let g = RcuGuard::new();
         let c = st.conns.lookup(&g, &key);
@@ -1075,13 +1182,22 @@ fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
     let now = jiffies();
     let t = {
         let g = RcuGuard::new();
-        let Some(c) = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport) else {
-            drop(g);
-            return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
-        };
-        count(st, c, len, true);
-        set_state(st, &g, c, Direction::Output, &p, now, true);
-        target_of(c)
+        let found = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport);
+        match found {
+            Some(c) => {
+                count(st, c, len, true);
+                set_state(st, &g, c, Direction::Output, &p, now, true);
+                target_of(c)
+            }
+            // A real server's own request (SIP): a connection made for it.
+            None => match rs_conn_out(st, skb, &p, &g, now, local_in) {
+                Some(t) => t,
+                None => {
+                    drop(g);
+                    return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
+                }
+            },
+        }
     };
     if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, &p) {
         return Verdict::Drop;

@@ -66,6 +66,8 @@ pub(crate) struct NetState {
     pub(crate) sysctl: crate::sysctl::Sysctls,
     /// The memory-exhaustion defences and their once-a-second work.
     pub(crate) defense: crate::defense::Defense,
+    /// Services with the SIP persistence engine (`conn_out_counter`).
+    pub(crate) conn_out_svcs: AtomicU32,
     /// Real servers were removed while expire_nodest_conn is on: their connections go with
     /// the next run of the work (`ip_vs_enqueue_expire_nodest_conns`).
     nodest_pending: AtomicBool,
@@ -150,6 +152,7 @@ impl PernetState for NetState {
                 sysctl: crate::sysctl::Sysctls::new(),
                 defense: crate::defense::Defense::new(),
                 nodest_pending: AtomicBool::new(false),
+                conn_out_svcs: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;

@@ -18,3 +18,4 @@ pub mod parse;
 pub mod procfmt;
 pub mod proto;
 pub mod sched;
+pub mod sip;

@@ -157,6 +157,8 @@ pub struct ConnLine<'a> {
     pub state: &'a str,
     /// Seconds until the entry expires.
     pub expires: u32,
+    /// A persistence template's engine name and data (`PEName PEData`), e.g. SIP's Call-ID.
+    pub pe: Option<(&'a str, &'a str)>,
 }
 
 fn write_conn_addr<W: Write>(w: &mut W, a: &Addr) -> fmt::Result {
@@ -173,7 +175,11 @@ pub fn write_conn<W: Write>(w: &mut W, c: &ConnLine<'_>) -> fmt::Result {
     write_conn_addr(w, &c.vaddr)?;
     write!(w, " {:04X} ", c.vport)?;
     write_conn_addr(w, &c.daddr)?;
-    writeln!(w, " {:04X} {:<11} {:>7}", c.dport, c.state, c.expires)
+    write!(w, " {:04X} {:<11} {:>7}", c.dport, c.state, c.expires)?;
+    if let Some((name, data)) = c.pe {
+        write!(w, " {} {}", name, data)?;
+    }
+    writeln!(w)
 }
 
 /// Totals and rates shown by /proc/net/ip_vs_stats.
@@ -304,12 +310,29 @@ mod tests {
             dport: 80,
             state: "SYN_RECV",
             expires: 59,
+            pe: None,
         };
         write_conn(&mut s, &c).unwrap();
-        // "%-3s %08X %04X %08X %04X %s %04X %-11s %7u\n"
+        // "%-3s %08X %04X %08X %04X %s %04X %-11s %7u%s\n"
         assert_eq!(
             s,
             "TCP 0A000102 9C40 0A000101 0050 0A000201 0050 SYN_RECV         59\n"
+        );
+        // A SIP template: " <pe name> <pe data>" follows the expiry.
+        let mut s = String::new();
+        let t = ConnLine {
+            protocol: 17,
+            cport: 0,
+            vport: 5060,
+            dport: 5060,
+            state: "ASSURED",
+            pe: Some(("sip", "a84b@pc33")),
+            ..c
+        };
+        write_conn(&mut s, &t).unwrap();
+        assert_eq!(
+            s,
+            "UDP 0A000102 0000 0A000101 13C4 0A000201 13C4 ASSURED          59 sip a84b@pc33\n"
         );
     }
 

@@ -228,6 +228,16 @@ fn parse_dest(nla: Option<Attr<'_>>, full: bool) -> Result<DestReq> {
 // ---- changes --------------------------------------------------------------------------------
 
 fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
+    let r = set_cmd_locked(req, st);
+    // Services whose persistence engine makes connections for real servers' own requests
+    // (`conn_out_counter`): the reply path looks for them only while there are any.
+    let g = st.ctl.lock();
+    let n = st.rules.iter_w(g.writer()).filter(|s| s.conf().pe == rules::PE_SIP && s.key.fwmark == 0).count();
+    st.conn_out_svcs.store(n as u32, Relaxed);
+    r
+}
+
+fn set_cmd_locked(req: &Request<'_>, st: &NetState) -> Result {
     let c = req.cmd();
     let g = st.ctl.lock();
     let w = g.writer();

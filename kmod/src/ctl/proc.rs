@@ -99,14 +99,15 @@ impl ProcShow for Conns {
                     w,
                     &procfmt::ConnLine {
                         protocol: k.protocol as u16,
-                        caddr: addr(k.af, &k.caddr),
+                        caddr: addr(k.af as u16, &k.caddr),
                         cport: k.cport,
-                        vaddr: addr(k.af, &k.vaddr),
+                        vaddr: addr(k.af as u16, &k.vaddr),
                         vport: k.vport,
                         daddr: addr(c.dest.af, &c.daddr),
                         dport: c.dport,
                         state,
                         expires: (c.expires().saturating_sub(now) / hz) as u32,
+                        pe: c.pe().map(|d| ("sip", core::str::from_utf8(d.bytes()).unwrap_or(""))),
                     },
                 );
                 res.is_ok()

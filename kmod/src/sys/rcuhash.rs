@@ -10,7 +10,7 @@ use core::ffi::CStr;
 use core::marker::PhantomData;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
-use kernel::alloc::KVVec;
+use kernel::alloc::{KBox, KVVec};
 use kernel::prelude::*;
 
 /// A slab cache for one type of table entry.
@@ -115,47 +115,92 @@ impl<T: SlabObject> Drop for EntryRef<T> {
     }
 }
 
-/// An optional hold kept inside another entry, released at the latest when that entry is
-/// unlinked (`release`) or dropped.
-pub(crate) struct HoldSlot<T: SlabObject>(AtomicPtr<T>);
+/// A word that holds either a hold on another entry (a connection's control) or an owned side
+/// object (a template's persistence-engine data), never both: a controlled connection is never
+/// a template. Bit 0 tags the owned box (entries and boxes are at least 2-byte aligned), so an
+/// entry pays one word for whichever it has.
+pub(crate) struct LinkSlot<T: SlabObject, S>(AtomicPtr<u8>, PhantomData<(*const T, KBox<S>)>);
 
-// SAFETY: the pointer is a hold (see `EntryRef`).
-unsafe impl<T: SlabObject> Send for HoldSlot<T> {}
+// SAFETY: the untagged pointer is a hold (see `EntryRef`); the tagged one an owned `KBox<S>`
+// that is only read through `&self` and freed on drop.
+unsafe impl<T: SlabObject, S: Send + Sync> Send for LinkSlot<T, S> {}
 // SAFETY: as above.
-unsafe impl<T: SlabObject> Sync for HoldSlot<T> {}
+unsafe impl<T: SlabObject, S: Send + Sync> Sync for LinkSlot<T, S> {}
 
-impl<T: SlabObject> HoldSlot<T> {
-    pub(crate) const fn empty() -> Self {
-        Self(AtomicPtr::new(ptr::null_mut()))
+const OWNED: usize = 1;
+
+impl<T: SlabObject, S> LinkSlot<T, S> {
+    /// A hold on `r`, or nothing.
+    pub(crate) fn hold(r: Option<EntryRef<T>>) -> Self {
+        let p = match r {
+            Some(r) => {
+                let p = r.0.as_ptr().cast::<u8>();
+                core::mem::forget(r);
+                p
+            }
+            None => ptr::null_mut(),
+        };
+        Self(AtomicPtr::new(p), PhantomData)
     }
 
-    pub(crate) fn new(r: EntryRef<T>) -> Self {
-        let p = r.0.as_ptr();
-        core::mem::forget(r);
-        Self(AtomicPtr::new(p))
+    /// An owned side object.
+    pub(crate) fn owned(b: KBox<S>) -> Self {
+        const { assert!(core::mem::align_of::<S>() >= 2 && core::mem::align_of::<T>() >= 2) };
+        let p = KBox::into_raw(b).cast::<u8>();
+        Self(AtomicPtr::new(p.wrapping_byte_add(OWNED)), PhantomData)
     }
 
-    /// The held entry, if any.
-    pub(crate) fn get<'g>(&'g self, _g: &'g RcuGuard) -> Option<&'g T> {
+    /// The held entry, if the slot holds one.
+    pub(crate) fn get_hold<'g>(&'g self, _g: &'g RcuGuard) -> Option<&'g T> {
         let p = self.0.load(Ordering::Acquire);
-        // SAFETY: a non-null pointer here was a held (hence linked) entry when loaded; if the
-        // hold is released concurrently, the entry can only be unlinked afterwards and is freed
-        // a grace period after that, so it stays valid during the read-side section 'g.
-        unsafe { p.as_ref() }
+        if p as usize & OWNED != 0 {
+            return None;
+        }
+        // SAFETY: an untagged non-null pointer was a held (hence linked) entry when loaded; if
+        // the hold is released concurrently, the entry can only be unlinked afterwards and is
+        // freed a grace period after that, so it stays valid during the read-side section 'g.
+        unsafe { p.cast::<T>().as_ref() }
     }
 
-    /// Gives up the hold.
+    /// The owned side object, if the slot has one (it lives as long as the slot).
+    pub(crate) fn get_owned(&self) -> Option<&S> {
+        let p = self.0.load(Ordering::Acquire);
+        if p as usize & OWNED == 0 {
+            return None;
+        }
+        // SAFETY: a tagged pointer is a `KBox<S>` turned raw in `owned`; it is only freed by
+        // `drop`, which cannot run while `&self` is borrowed.
+        unsafe { p.wrapping_byte_sub(OWNED).cast::<S>().as_ref() }
+    }
+
+    /// Gives up the hold, if any (an owned object stays until the slot is dropped).
     pub(crate) fn release(&self) {
-        let p = self.0.swap(ptr::null_mut(), Ordering::AcqRel);
-        if let Some(p) = NonNull::new(p) {
+        let mut cur = self.0.load(Ordering::Acquire);
+        loop {
+            if cur.is_null() || cur as usize & OWNED != 0 {
+                return;
+            }
+            match self.0.compare_exchange(cur, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(x) => cur = x,
+            }
+        }
+        if let Some(p) = NonNull::new(cur.cast::<T>()) {
             drop(EntryRef(p));
         }
     }
 }
 
-impl<T: SlabObject> Drop for HoldSlot<T> {
+impl<T: SlabObject, S> Drop for LinkSlot<T, S> {
     fn drop(&mut self) {
-        self.release();
+        let p = *self.0.get_mut();
+        if p as usize & OWNED != 0 {
+            // SAFETY: the tagged pointer came from `KBox::into_raw` in `owned` and is freed
+            // only here.
+            drop(unsafe { KBox::from_raw(p.wrapping_byte_sub(OWNED).cast::<S>()) });
+        } else {
+            self.release();
+        }
     }
 }
 
