@@ -329,6 +329,12 @@ def build(v, tot=1400):
     kind = v[0]
     if kind == "ipip":
         return iphdr(4, v[1], v[2], tot + 20) + build(v[3:], tot)
+    if kind == "gue":  # gue SRC DST PORT ...: UDP to PORT, GUE header (IPIP), no options
+        inner = build(v[4:], tot)
+        return (iphdr(17, v[1], v[2], tot + 32) + struct.pack("!HHHH", 40000, int(v[3]), tot + 12, 0)
+                + struct.pack("!BBH", 0, 4, 0) + inner)
+    if kind == "gre":  # gre SRC DST ...: GRE version 0, no checksum, IPv4 payload
+        return iphdr(47, v[1], v[2], tot + 24) + struct.pack("!HH", 0, 0x0800) + build(v[3:], tot)
     if kind == "tcp":
         l4 = struct.pack("!HHI", int(v[2]), int(v[4]), int(v[5]) & 0xFFFFFFFF)
     elif kind == "udp":

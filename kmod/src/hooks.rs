@@ -698,21 +698,64 @@ fn parse_icmp4(skb: &Skb) -> Option<IcmpPkt> {
 }
 
 /// A real server reached by an IPIP tunnel at `addr` (`ip_vs_find_tunnel`).
-fn is_ipip_dest(st: &NetState, g: &RcuGuard, addr: &[u8; 4]) -> bool {
-    st.rules.iter(g).any(|s| {
-        s.dests.iter(g).any(|d| {
+/// `ip_vs_find_tunnel`: a tunnel real server (IPv4) at `addr` whose tunnel port is `port`
+/// (0: IPIP and GRE), with its tunnel type.
+fn tunnel_dest(st: &NetState, g: &RcuGuard, addr: &[u8; 4], port: u16) -> Option<u8> {
+    st.rules.iter(g).find_map(|s| {
+        s.dests.iter(g).find_map(|d| {
             let c = d.conf();
-            d.af == AF_INET
+            (d.af == AF_INET
                 && d.addr[..4] == addr[..]
-                && c.conn_flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::TUNNEL
-                && c.tun_type == crate::uapi::tun_type::IPIP
+                && c.tun_port == port
+                && c.conn_flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::TUNNEL)
+                .then_some(c.tun_type)
         })
     })
 }
 
-/// `ip_vs_in_icmp`, tunnel case: an ICMP error addressed to the director about one of its IPIP
-/// packets (e.g. frag-needed from a router on the way to the real server). The director learns
-/// the path MTU and tells the client, from the virtual address, about its own request.
+const IPPROTO_GRE: u8 = 47;
+const GRE_CSUM: u16 = 0x8000;
+const ETH_P_IP: u16 = 0x0800;
+
+/// The length of fvs's own tunnel header after the outer IPv4 header of a tunnel packet quoted
+/// in an ICMP error (0 for IPIP; `ipvs_udp_decap` / `ipvs_gre_decap`: UDP + GUE with its
+/// options, or the GRE header), if the packet is one of ours to real server `daddr` carrying
+/// IPv4.
+fn tunnel_hlen(st: &NetState, g: &RcuGuard, h: &[u8], off: usize, protocol: u8, daddr: &[u8; 4]) -> Option<usize> {
+    use crate::uapi::tun_type;
+    match protocol {
+        IPPROTO_IPIP => (tunnel_dest(st, g, daddr, 0)? == tun_type::IPIP).then_some(0),
+        IPPROTO_UDP => {
+            let dport = u16::from_be_bytes([*h.get(off + 2)?, *h.get(off + 3)?]);
+            if tunnel_dest(st, g, daddr, dport)? != tun_type::GUE {
+                return None;
+            }
+            // struct guehdr: version (2 bits), control (1), hlen (5); proto_ctype; flags.
+            let (b0, proto) = (*h.get(off + 8)?, *h.get(off + 9)?);
+            if b0 >> 5 != 0 || proto != IPPROTO_IPIP {
+                return None;
+            }
+            Some(8 + 4 + (b0 & 0x1f) as usize * 4)
+        }
+        IPPROTO_GRE => {
+            if tunnel_dest(st, g, daddr, 0)? != tun_type::GRE {
+                return None;
+            }
+            let flags = u16::from_be_bytes([*h.get(off)?, *h.get(off + 1)?]);
+            let proto = u16::from_be_bytes([*h.get(off + 2)?, *h.get(off + 3)?]);
+            if flags & !GRE_CSUM != 0 || proto != ETH_P_IP {
+                return None;
+            }
+            Some(if flags & GRE_CSUM != 0 { 8 } else { 4 })
+        }
+        _ => None,
+    }
+}
+
+/// `ip_vs_in_icmp`, tunnel case: an ICMP error addressed to the director about one of its
+/// IPIP, GUE or GRE packets (e.g. frag-needed from a router on the way to the real server). The
+/// director learns the path MTU and tells the client, from the virtual address, about its own
+/// request.
 fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict> {
     let mut buf = [0u8; 192];
     let h = skb.headers(&mut buf);
@@ -722,10 +765,13 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
         return None;
     }
     let tun = parse::parse_ipv4(h, e.inner).ok()?;
-    if tun.protocol != IPPROTO_IPIP || tun.frag_off != 0 {
+    if !matches!(tun.protocol, IPPROTO_IPIP | IPPROTO_UDP | IPPROTO_GRE) || tun.frag_off != 0 {
         return None;
     }
-    let orig_off = e.inner + tun.hdr_len;
+    let g = RcuGuard::new();
+    // The tunnel's own header after the outer IP header (UDP + GUE, GRE; none for IPIP).
+    let ulen = tunnel_hlen(st, &g, h, e.inner + tun.hdr_len, tun.protocol, &tun.daddr)?;
+    let orig_off = e.inner + tun.hdr_len + ulen;
     let orig = parse::parse_ipv4(h, orig_off).ok()?;
     if orig.frag_off != 0 || !matches!(orig.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
         return None;
@@ -736,10 +782,6 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
     let (typ, code) = (e.icmp_type, e.code);
     let hlen_ipip = tun.hdr_len;
     let hlen_orig = orig.hdr_len;
-    let g = RcuGuard::new();
-    if !is_ipip_dest(st, &g, &tun.daddr) {
-        return None;
-    }
     let mut caddr = [0u8; 16];
     caddr[..4].copy_from_slice(&orig.saddr);
     let mut vaddr = [0u8; 16];
@@ -767,15 +809,16 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
         if let Some(rt) = crate::sys::skb::Route::output4(net, tun.daddr, false) {
             mtu = rt.mtu();
         }
-        if mtu > 68 + hlen_ipip as u32 {
-            mtu -= hlen_ipip as u32;
+        let overhead = (hlen_ipip + ulen) as u32;
+        if mtu > 68 + overhead {
+            mtu -= overhead;
         }
         info = mtu;
-        if !skb.pull_to_network(hlen_ipip as u32, hlen_orig as u32) {
+        if !skb.pull_to_network((hlen_ipip + ulen) as u32, hlen_orig as u32) {
             skb.consume();
             return Some(Verdict::Stolen);
         }
-    } else if !skb.pull_to_network((ip.len + 8 + hlen_ipip) as u32, hlen_orig as u32) {
+    } else if !skb.pull_to_network((ip.len + 8 + hlen_ipip + ulen) as u32, hlen_orig as u32) {
         skb.consume();
         return Some(Verdict::Stolen);
     }
