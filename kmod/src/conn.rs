@@ -180,6 +180,12 @@ impl Conn {
         self.expires.store(at, Relaxed);
     }
 
+    /// A cache-bypass entry (`IP_VS_CONN_F_BYPASS`): no real server, packets go to their own
+    /// destination.
+    pub(crate) fn is_bypass(&self) -> bool {
+        self.flags() & conn_flags::FWD_MASK == conn_flags::BYPASS
+    }
+
     fn is_masq(&self) -> bool {
         self.flags() & conn_flags::FWD_MASK == conn_flags::MASQ
     }

@@ -247,7 +247,7 @@ enum InDecision {
     Drop,
 }
 
-fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
+fn in_decide(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
     let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let len = skb.len();
     let now = jiffies();
@@ -272,7 +272,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         let mut uses_old_ct = false;
         if is_new_conn(p) {
             let reuse = ctl.conn_reuse_mode.load(Relaxed);
-            if expire_nodest && c.dest.conf().weight == 0 {
+            if expire_nodest && !c.is_bypass() && c.dest.conf().weight == 0 {
                 resched = true;
                 uses_old_ct = old_ct();
             } else if reuse != 0 && new_conn_expected(&g, c, reuse) {
@@ -282,7 +282,7 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         }
         // A connection whose real server was removed: dropped, or with expire_nodest_conn
         // expired and the packet scheduled anew.
-        if !resched && !c.dest.available.load(Relaxed) {
+        if !resched && !c.is_bypass() && !c.dest.available.load(Relaxed) {
             if !expire_nodest {
                 return InDecision::Drop;
             }
@@ -304,14 +304,14 @@ fn in_decide(st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         }
     }
 
-    new_conn(st, skb, p, &g, now, false)
+    new_conn(net, st, skb, p, &g, now, false)
 }
 
 /// No connection yet: is this a packet to a virtual service that may start one? Schedules it
 /// and links the new entry (`ip_vs_try_to_schedule`). `from_icmp`: `p` is the flow an ICMP
 /// error is about (schedule_icmp): no SYN/INIT needed, and the new entry keeps its initial
 /// state and 3 s expiry as `ip_vs_conn_new` leaves them.
-fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp: bool) -> InDecision {
+fn new_conn(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp: bool) -> InDecision {
     let g = g;
     let len = skb.len();
     let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
@@ -375,6 +375,7 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
     // `ip_vs_leave`: without a real server, a packet for an FTP service's other ports goes on
     // to the local stack rather than being refused.
     let unreachable = if svc.key.port == FTPPORT && p.dport != FTPPORT { InDecision::Pass } else { InDecision::Unreachable };
+    let leave = || bypass(net, st, g, svc, p, len, now, from_icmp).unwrap_or(unreachable);
     let mut dests: KVec<&Arc<Dest>> = KVec::new();
     for d in svc.dests.iter(g) {
         if dests.push(d, GFP_ATOMIC).is_err() {
@@ -400,12 +401,12 @@ fn new_conn(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp
         };
         match persist(st, g, svc, &dests, &pkt, p, now, pe) {
             Some(x) => x,
-            None => return unreachable,
+            None => return leave(),
         }
     } else {
         match crate::sched::schedule(svc, &dests, &pkt, &sched_env(st)) {
             Some(d) => (d, None),
-            None => return unreachable,
+            None => return leave(),
         }
     };
     // The real server's port, unless the service is port-zero (then the packet's).
@@ -561,6 +562,51 @@ fn sip_pe_data(skb: &Skb, p: &Pkt) -> Option<KBox<PeData>> {
     let data = skb.bytes_at(off, &mut buf);
     let (o, l) = crate::corelib::sip::call_id(data)?;
     KBox::new(PeData::new(&data[o..o + l])?, GFP_ATOMIC).ok()
+}
+
+/// `ip_vs_leave` with cache_bypass: a new connection of a firewall-mark service that has no
+/// usable real server, to a non-local unicast address, gets a bypass entry (no real server,
+/// real-server side 0.0.0.0:0) and goes on to its own destination. `None`: refused as usual.
+#[allow(clippy::too_many_arguments)]
+fn bypass(
+    net: NetRef,
+    st: &NetState,
+    g: &RcuGuard,
+    svc: &Arc<crate::rules::Service>,
+    p: &Pkt,
+    len: u32,
+    now: u64,
+    from_icmp: bool,
+) -> Option<InDecision> {
+    if !Sysctls::on(&st.sysctl.cache_bypass) || svc.key.fwmark == 0 || from_icmp {
+        return None;
+    }
+    let unicast = if p.af == AF_INET6 {
+        crate::sys::addr::ipv6_is_routable_unicast(&p.daddr) && !crate::sys::addr::ipv6_is_local(net, &p.daddr)
+    } else {
+        crate::sys::addr::ipv4_addr_type(net, v4(&p.daddr)) == crate::sys::addr::V4Type::Unicast
+    };
+    if !unicast {
+        return None;
+    }
+    let dest = &st.bypass_dest[usize::from(p.af == AF_INET6)];
+    let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
+    let mut flags = crate::uapi::conn_flags::BYPASS;
+    if svc.conf().flags & svc_flags::ONEPACKET != 0 && p.protocol == IPPROTO_UDP {
+        flags |= ONE_PACKET;
+    }
+    if Sysctls::on(&st.sysctl.conntrack) {
+        flags |= crate::uapi::conn_flags::NFCT;
+    }
+    let c = Conn::new(key, svc.clone(), dest.clone(), 0, flags, now, None);
+    set_state(st, g, &c, Direction::Input, p, now, false);
+    if flags & ONE_PACKET != 0 {
+        count(st, &c, len, false);
+        return Some(InDecision::Send(target_of(&c)));
+    }
+    let (c, _) = st.conns.insert(g, c).ok()?;
+    count(st, c, len, false);
+    Some(InDecision::Send(target_of(c)))
 }
 
 /// `is_new_conn`: a packet that opens a connection (TCP SYN, SCTP INIT).
@@ -831,7 +877,7 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
 /// schedule_icmp: an ICMP error from the client side about a flow with no connection (the
 /// embedded packet, VIP -> client, reversed) is scheduled as a new connection, whose real
 /// server then gets the error. The connection's target, if one was made.
-fn icmp_schedule(st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPkt, af: u16) -> Option<Target> {
+fn icmp_schedule(net: NetRef, st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPkt, af: u16) -> Option<Target> {
     if !Sysctls::on(&st.sysctl.schedule_icmp) {
         return None;
     }
@@ -847,7 +893,7 @@ fn icmp_schedule(st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPkt, af: u16) -
         sctp_chunk: None,
         sctp_event: None,
     };
-    match new_conn(st, skb, &flow, g, jiffies(), true) {
+    match new_conn(net, st, skb, &flow, g, jiffies(), true) {
         InDecision::Send(t) => Some(t),
         _ => None,
     }
@@ -870,7 +916,7 @@ fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
         let c = st.conns.lookup(&g, &key);
         let t = match c {
             Some(c) => target_of(c),
-            None => match icmp_schedule(st, skb, &g, &p, AF_INET) {
+            None => match icmp_schedule(net, st, skb, &g, &p, AF_INET) {
                 Some(t) => t,
                 None => return Verdict::Accept,
             },
@@ -1021,7 +1067,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
         return in_icmp4(net, st, skb, true);
     }
     let Some(p) = parse_pkt(skb, false) else { return in_ah_esp(net, st, skb, false) };
-    match in_decide(st, skb, &p) {
+    match in_decide(net, st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
@@ -1149,7 +1195,7 @@ fn in_icmp6(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
         let c = st.conns.lookup(&g, &key);
         let t = match c {
             Some(c) => target_of(c),
-            None => match icmp_schedule(st, skb, &g, &p, AF_INET6) {
+            None => match icmp_schedule(net, st, skb, &g, &p, AF_INET6) {
                 Some(t) => t,
                 None => return Verdict::Accept,
             },
@@ -1195,7 +1241,7 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
         return in_icmp6(net, st, skb);
     }
     let Some(p) = parse_pkt(skb, true) else { return in_ah_esp(net, st, skb, true) };
-    match in_decide(st, skb, &p) {
+    match in_decide(net, st, skb, &p) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable

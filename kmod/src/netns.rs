@@ -66,6 +66,9 @@ pub(crate) struct NetState {
     pub(crate) sysctl: crate::sysctl::Sysctls,
     /// The memory-exhaustion defences and their once-a-second work.
     pub(crate) defense: crate::defense::Defense,
+    /// The "no real server" of bypass entries (`cp->dest == NULL` in ip_vs), IPv4 and IPv6:
+    /// never available, so nothing counts on it.
+    pub(crate) bypass_dest: [kernel::sync::Arc<crate::rules::Dest>; 2],
     /// Services with the SIP persistence engine (`conn_out_counter`).
     pub(crate) conn_out_svcs: AtomicU32,
     /// Real servers were removed while expire_nodest_conn is on: their connections go with
@@ -133,6 +136,21 @@ impl PernetState for NetState {
         let size = 1u32 << crate::params().conn_tab_bits;
         let conns = ConnTable::new(size, net)?;
         let tot_stats = crate::rules::Stats::new()?;
+        let bypass = |af| -> Result<kernel::sync::Arc<crate::rules::Dest>> {
+            let conf = crate::rules::DestConf {
+                conn_flags: uapi::conn_flags::BYPASS,
+                weight: 0,
+                u_threshold: 0,
+                l_threshold: 0,
+                tun_type: 0,
+                tun_port: 0,
+                tun_flags: 0,
+            };
+            let d = crate::rules::Dest::new(af, [0; 16], 0, &conf)?;
+            d.available.store(false, Relaxed);
+            Ok(d)
+        };
+        let bypass_dest = [bypass(crate::rules::AF_INET)?, bypass(crate::rules::AF_INET6)?];
         let state = KBox::pin_init(
             pin_init!(NetState {
                 conn_tab_size: 1 << crate::params().conn_tab_bits,
@@ -153,6 +171,7 @@ impl PernetState for NetState {
                 defense: crate::defense::Defense::new(),
                 nodest_pending: AtomicBool::new(false),
                 conn_out_svcs: AtomicU32::new(0),
+                bypass_dest,
             }),
             GFP_KERNEL,
         )?;
@@ -213,7 +232,8 @@ impl NetState {
     /// then the templates they held if nothing else holds them.
     fn expire_nodest_flush(&self) {
         let _bh = crate::sys::bh::BhGuard::new();
-        let gone = |c: &crate::conn::Conn| !c.dest.available.load(Relaxed) && !c.is_held();
+        // Bypass entries have no real server to lose.
+        let gone = |c: &crate::conn::Conn| !c.dest.available.load(Relaxed) && !c.is_held() && !c.is_bypass();
         self.conns.remove_if(|c| !c.is_template() && gone(c));
         self.conns.remove_if(|c| c.is_template() && gone(c));
     }

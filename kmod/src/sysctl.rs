@@ -55,6 +55,9 @@ pub(crate) struct Sysctls {
     /// New connections keep their netfilter conntrack entry (NAT ones with the real server's
     /// side learnt), instead of leaving conntrack's view.
     pub(crate) conntrack: AtomicI32,
+    /// A firewall-mark service without a usable real server sends a new connection to a
+    /// non-local unicast address on to that address (a bypass entry), rather than refusing it.
+    pub(crate) cache_bypass: AtomicI32,
     table: SysctlTable,
 }
 
@@ -81,6 +84,7 @@ impl Sysctls {
             lblc_expiration: AtomicI32::new(day),
             lblcr_expiration: AtomicI32::new(day),
             conntrack: AtomicI32::new(0),
+            cache_bypass: AtomicI32::new(0),
             table: SysctlTable::new(),
         }
     }
@@ -98,6 +102,7 @@ impl Sysctls {
                 v(c"drop_entry", &self.drop_entry, Some(&DEFENSE_MODES)),
                 v(c"drop_packet", &self.drop_packet, Some(&DEFENSE_MODES)),
                 v(c"conntrack", &self.conntrack, None),
+                v(c"cache_bypass", &self.cache_bypass, None),
                 v(c"secure_tcp", &self.secure_tcp, Some(&DEFENSE_MODES)),
                 v(c"expire_nodest_conn", &self.expire_nodest_conn, None),
                 v(c"sloppy_tcp", &self.sloppy_tcp, None),

@@ -366,11 +366,33 @@ pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
     }
 }
 
+/// `ip_vs_bypass_xmit()`: a cache-bypass entry's packet goes on, unchanged, to its own
+/// destination (never a local one).
+pub(crate) fn bypass4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.vaddr4(), false, 0);
+    match out {
+        Out::Gone => Verdict::Stolen,
+        Out::Local => {
+            drop(rt);
+            tx_error(skb)
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            skb.set_route(rt);
+            skb.set_ignore_df();
+            skb.prepare_send(true, t.nfct());
+            skb.send_local_out(net);
+            Verdict::Stolen
+        }
+    }
+}
+
 /// Sends a packet of a connection to its real server by the connection's method.
 pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
     match t.method() {
         conn_flags::MASQ => nat4(net, skb, ihl, t),
         conn_flags::DROUTE => dr4(net, skb, t),
+        conn_flags::BYPASS => bypass4(net, skb, t),
         conn_flags::TUNNEL => crate::tunnel::xmit(net, skb, false, t),
         // LOCALNODE: the packet continues to the local socket.
         _ => {
@@ -645,10 +667,31 @@ pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
 }
 
 /// Sends an IPv6 packet of a connection by the connection's method (NAT, DR, ip6ip6, local).
+/// `ip_vs_bypass_xmit_v6()`: as `bypass4`.
+pub(crate) fn bypass6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.vaddr, false, 0);
+    match out {
+        Out::Gone => Verdict::Stolen,
+        Out::Local => {
+            drop(rt);
+            tx_error(skb)
+        }
+        Out::Remote => {
+            let Some(rt) = rt else { return tx_error(skb) };
+            skb.set_route6(rt);
+            skb.set_ignore_df();
+            skb.prepare_send(true, t.nfct());
+            skb.send_local_out6(net);
+            Verdict::Stolen
+        }
+    }
+}
+
 pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
     match t.method() {
         conn_flags::MASQ => nat6(net, skb, l4off, t),
         conn_flags::DROUTE => dr6(net, skb, t),
+        conn_flags::BYPASS => bypass6(net, skb, t),
         conn_flags::TUNNEL => crate::tunnel::xmit(net, skb, true, t),
         _ => {
             skb.prepare_send(false, t.nfct());

@@ -3,13 +3,12 @@
 # Tunnel types and families (FVS_BACKEND=ipvs|fvs): --tun-type gue (UDP port 6080, without
 # and with --tun-csum, and with --tun-remcsum: the client's CHECKSUM_PARTIAL segments leave
 # their checksum to the real server) and --tun-type gre (--tun-csum), and IPv4 services over IPv6 tunnels
-# (4in6). Every real server drops plain IPIP and ip6ip6 at its input, so only the
-# encapsulation it was configured for can reach it; it decapsulates (fou + tunl0, a GRE device
-# expecting checksums, ip6tnl0 in "any" mode) and answers the client directly through its
-# gateway, the director. (IPv6 services over IPv4 tunnels need sit on the real servers, which
-# the test kernel does not build.) Six connections rr over the three, echoed intact, the real server
-# seeing the client's own address and reached at the VIP; a 200 kB stream crosses a GUE
-# tunnel with checksums.
+# (4in6), IPv6 services over IPv4 tunnels (6in4). Every real server drops plain IPIP and
+# ip6ip6 at its input, so only the encapsulation it was configured for can reach it; it
+# decapsulates (fou + tunl0, a GRE device expecting checksums, ip6tnl0 in "any" mode, sit0) and
+# answers the client directly through its gateway, the director. Connections rr over the real
+# servers, echoed intact, the real server seeing the client's own address and reached at the
+# VIP; 200 kB streams cross GUE tunnels with checksums and remote checksum offload.
 . qemu-tests/lib.sh
 . qemu-tests/topo.sh
 . qemu-tests/dataplane.sh
@@ -69,4 +68,18 @@ out=$(dp_client tcp "$VIP" 82 3)
 info "4in6: $(tr '\n' ';' <<<"$out")"
 dp_check_lines tun 3 <<<"$out"
 assert_eq "rs1=1 rs2=1 rs3=1" "$(dp_count_names 3 <<<"$out")" "rr over 4in6 tunnels"
-echo "GUE, GRE and 4in6 tunnels work"
+
+# IPv6 service [VIP6]:83 over IPv4 tunnels (6in4: IPv4 protocol 41, decapsulated by sit0).
+modprobe sit || fail "modprobe sit"
+VIP6=$TOPO_VIP6
+ip -n fvs-dir addr add "$VIP6/128" dev dir0 nodad
+topo_rs_vip6 3
+for i in 1 2 3; do ip -n "fvs-rs$i" link set sit0 up || fail "sit0 on rs$i"; done
+dp6_tcp_servers 3 83
+adm_ok -A -t "[$VIP6]:83" -s rr
+for i in 1 2 3; do adm_ok -a -t "[$VIP6]:83" -r "10.0.2.$i:83" -i; done
+out=$(dp6_client tcp "$VIP6" 83 3)
+info "6in4: $(tr '\n' ';' <<<"$out")"
+dp6_check_lines tun 3 <<<"$out"
+assert_eq "rs1=1 rs2=1 rs3=1" "$(dp_count_names 3 <<<"$out")" "rr over 6in4 tunnels"
+echo "GUE, GRE, 4in6 and 6in4 tunnels work"
