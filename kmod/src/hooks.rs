@@ -471,7 +471,7 @@ fn ftp_out(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
 /// is persistent, so that the client's answers and the rest of the call reach this server.
 /// Not at LOCAL_IN. Returns the new connection's target.
 fn rs_conn_out(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, local_in: bool) -> Option<Target> {
-    if p.protocol != IPPROTO_UDP || local_in || st.conn_out_svcs.load(Relaxed) == 0 || p.dport == 0 {
+    if p.protocol != IPPROTO_UDP || local_in || st.conn_out_svcs.load(Relaxed) == 0 || p.sport == 0 {
         return None;
     }
     let (svc, dest) = st.rules.iter(g).filter(|s| s.conf().pe == crate::rules::PE_SIP).find_map(|s| {
@@ -1093,6 +1093,13 @@ fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         return out_icmp4(net, st, skb, local_in);
     }
     let Some(p) = parse_pkt(skb, false) else { return out_ah_esp(net, st, skb, false, local_in) };
+    out_l4(net, st, skb, &p, local_in)
+}
+
+/// `ip_vs_out_hook` for a TCP/UDP/SCTP packet of either family: a reply of a connection (or a
+/// real server's own request, which gets one) is rewritten back to the virtual service.
+fn out_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, local_in: bool) -> Verdict {
+    let v6 = p.af == AF_INET6;
     let len = skb.len();
     let now = jiffies();
     let t = {
@@ -1101,24 +1108,24 @@ fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         match found {
             Some(c) => {
                 count(st, c, len, true);
-                set_state(st, &g, c, Direction::Output, &p, now, true);
+                set_state(st, &g, c, Direction::Output, p, now, true);
                 target_of(c)
             }
             // A real server's own request (SIP): a connection made for it.
-            None => match rs_conn_out(st, skb, &p, &g, now, local_in) {
+            None => match rs_conn_out(st, skb, p, &g, now, local_in) {
                 Some(t) => t,
                 None => {
                     drop(g);
-                    return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
+                    return nat_icmp_send(st, skb, p).unwrap_or(Verdict::Accept);
                 }
             },
         }
     };
-    if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, &p) {
+    if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, p) {
         return Verdict::Drop;
     }
-    let v = xmit::snat4(skb, p.ihl, &t);
-    snat_reroute(net, st, skb, &t, v, local_in, false)
+    let v = if v6 { xmit::snat6(skb, p.ihl, &t) } else { xmit::snat4(skb, p.ihl, &t) };
+    snat_reroute(net, st, skb, &t, v, local_in, v6)
 }
 
 /// What to do with an ICMPv6 packet (`ip_vs_in_icmp_v6` / `ip_vs_out_icmp_v6`).
@@ -1267,32 +1274,7 @@ fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         return out_icmp6(net, st, skb, local_in);
     }
     let Some(p) = parse_pkt(skb, true) else { return out_ah_esp(net, st, skb, true, local_in) };
-    let len = skb.len();
-    let now = jiffies();
-    let t = {
-        let g = RcuGuard::new();
-        let found = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport);
-        match found {
-            Some(c) => {
-                count(st, c, len, true);
-                set_state(st, &g, c, Direction::Output, &p, now, true);
-                target_of(c)
-            }
-            // A real server's own request (SIP): a connection made for it.
-            None => match rs_conn_out(st, skb, &p, &g, now, local_in) {
-                Some(t) => t,
-                None => {
-                    drop(g);
-                    return nat_icmp_send(st, skb, &p).unwrap_or(Verdict::Accept);
-                }
-            },
-        }
-    };
-    if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, &p) {
-        return Verdict::Drop;
-    }
-    let v = xmit::snat6(skb, p.ihl, &t);
-    snat_reroute(net, st, skb, &t, v, local_in, true)
+    out_l4(net, st, skb, &p, local_in)
 }
 
 /// Runs a hook for its namespace with bottom halves off: at LOCAL_OUT a local process sends

@@ -66,7 +66,7 @@ done
 f=/tmp/t68-client.out
 rm -f "$f"
 cat > /tmp/t68-client.py <<'PY'
-import socket, sys
+import socket, sys, time
 vip = sys.argv[1]
 msg = lambda cid, port: ("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.1.2:%d\r\nCall-ID: %s\r\n"
                          "CSeq: 1 INVITE\r\n\r\n" % (port, cid)).encode()
@@ -76,6 +76,9 @@ s.settimeout(20)
 print("ready", flush=True)
 data, peer = s.recvfrom(2000)
 print("from %s:%d" % peer, flush=True)
+# Answer once rs2's sending socket (bound to 10.0.2.2:5060, more specific than socat's
+# 0.0.0.0:5060) is surely closed, or the answer could land in it and be lost.
+time.sleep(2)
 # Generous: socat forks a process per datagram, slow under TCG with other guests running.
 s.settimeout(10)
 for port in (40010, 40011):
