@@ -40,6 +40,10 @@ module! {
             default: 12,
             description: "Connection hash table size as a power of two (8..20), like ip_vs",
         },
+        compat: u8 {
+            default: 0,
+            description: "Drop-in mode: also answer as the kernel's ip_vs (generic netlink family IPVS, the IPVS socket options, /proc/net/ip_vs*, /proc/sys/net/ipv4/vs); refused while ip_vs is loaded",
+        },
         ftp_port: u16 {
             default: 21,
             description: "Control port of NAT services the FTP helper watches (0: no helper), like ip_vs_ftp's ports",
@@ -52,6 +56,8 @@ pub(crate) struct Params {
     pub(crate) conn_tab_bits: u32,
     /// The FTP helper's control port (0: off).
     pub(crate) ftp_port: u16,
+    /// compat=1: fvs also takes ip_vs's names and interfaces.
+    pub(crate) compat: bool,
 }
 
 pub(crate) static PARAMS: sys::KStatic<Params> = sys::KStatic::zeroed();
@@ -74,23 +80,44 @@ impl kernel::Module for Fvs {
         unsafe {
             (*PARAMS.get()).conn_tab_bits = bits as u32;
             (*PARAMS.get()).ftp_port = *module_parameters::ftp_port.value();
+            (*PARAMS.get()).compat = *module_parameters::compat.value() != 0;
         }
+        let compat = params().compat;
 
         sys::layout::check()?;
         hooks::init();
         ctl::genl::init_policies();
-        conn::cache_init()?;
+        // compat: the socket options go first. They fail (EBUSY) when the kernel's ip_vs holds
+        // them, before any of ip_vs's names (/proc/net/ip_vs, net/ipv4/vs, "IPVS") is touched.
+        if compat {
+            ctl::sockopt::register(THIS_MODULE.as_ptr())?;
+        }
+        let undo_sockopt = || {
+            if compat {
+                ctl::sockopt::unregister();
+            }
+        };
+        if let Err(e) = conn::cache_init() {
+            undo_sockopt();
+            return Err(e);
+        }
         if let Err(e) = netns::register() {
             conn::cache_exit();
+            undo_sockopt();
             return Err(e);
         }
         if let Err(e) = ctl::genl::register(THIS_MODULE.as_ptr()) {
+            if e == EEXIST {
+                pr_err!("the generic netlink family {} is taken\n", ctl::genl::family_name());
+            }
             netns::unregister();
             conn::cache_exit();
+            undo_sockopt();
             return Err(e);
         }
         pr_info!(
-            "fvs loaded (connection table 2^{} buckets, {} bytes per connection)\n",
+            "fvs loaded{} (connection table 2^{} buckets, {} bytes per connection)\n",
+            if compat { " in ip_vs compat mode" } else { "" },
             bits,
             conn::entry_size()
         );
@@ -101,6 +128,9 @@ impl kernel::Module for Fvs {
 impl Drop for Fvs {
     fn drop(&mut self) {
         ctl::genl::unregister();
+        if params().compat {
+            ctl::sockopt::unregister();
+        }
         netns::unregister();
         // Every namespace's connections are unlinked; wait for their RCU frees.
         conn::cache_exit();

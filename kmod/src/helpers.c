@@ -737,3 +737,34 @@ bool fvs_tcp_csum_ok(struct sk_buff *skb, unsigned int protoff, bool v6)
 	return nf_checksum(skb, NF_INET_LOCAL_IN, protoff, IPPROTO_TCP,
 			   v6 ? AF_INET6 : AF_INET) == 0;
 }
+
+/* compat=1: the IPVS socket options (src/sys/sockopt.rs). */
+#include <linux/capability.h>
+#include <linux/sockptr.h>
+#include <linux/uaccess.h>
+
+struct net *fvs_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
+/* do_ip_vs_set_ctl / do_ip_vs_get_ctl: CAP_NET_ADMIN over the socket's namespace. */
+bool fvs_sock_net_admin(const struct sock *sk)
+{
+	return ns_capable(sock_net(sk)->user_ns, CAP_NET_ADMIN);
+}
+
+int fvs_copy_from_sockptr(void *dst, const sockptr_t *src, size_t len)
+{
+	return copy_from_sockptr(dst, *src, len) ? -EFAULT : 0;
+}
+
+unsigned long fvs_copy_from_user(void *to, const void __user *from, unsigned long n)
+{
+	return copy_from_user(to, from, n);
+}
+
+unsigned long fvs_copy_to_user(void __user *to, const void *from, unsigned long n)
+{
+	return copy_to_user(to, from, n);
+}

@@ -59,6 +59,8 @@ pub(crate) struct Sysctls {
     /// non-local unicast address on to that address (a bypass entry), rather than refusing it.
     pub(crate) cache_bypass: AtomicI32,
     table: SysctlTable,
+    /// compat=1: the same variables under /proc/sys/net/ipv4/vs.
+    compat_table: SysctlTable,
 }
 
 impl Sysctls {
@@ -86,6 +88,7 @@ impl Sysctls {
             conntrack: AtomicI32::new(0),
             cache_bypass: AtomicI32::new(0),
             table: SysctlTable::new(),
+            compat_table: SysctlTable::new(),
         }
     }
 
@@ -93,10 +96,7 @@ impl Sysctls {
     pub(crate) fn register(&self, net: NetRef) -> Result {
         let v = |name, data, bounds| IntVar { name, data, bounds, mode: 0o644, jiffies: false };
         let secs = |name, data| IntVar { name, data, bounds: None, mode: 0o644, jiffies: true };
-        self.table.register(
-            net,
-            c"net/fvs",
-            &[
+        let vars = [
                 v(c"amemthresh", &self.amemthresh, None),
                 v(c"am_droprate", &self.am_droprate, None),
                 v(c"drop_entry", &self.drop_entry, Some(&DEFENSE_MODES)),
@@ -117,11 +117,19 @@ impl Sysctls {
                 v(c"schedule_icmp", &self.schedule_icmp, None),
                 secs(c"lblc_expiration", &self.lblc_expiration),
                 secs(c"lblcr_expiration", &self.lblcr_expiration),
-            ],
-        )
+        ];
+        self.table.register(net, c"net/fvs", &vars)?;
+        if crate::params().compat {
+            if let Err(e) = self.compat_table.register(net, c"net/ipv4/vs", &vars) {
+                self.table.unregister();
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn unregister(&self) {
+        self.compat_table.unregister();
         self.table.unregister()
     }
 

@@ -9,6 +9,10 @@
 # Run inside the VM from the repository root, as root. FVS_TARGET selects the pair:
 #   ipvs  reference = ipvsadm on ip_vs, candidate = ipvsadm-rs on ip_vs (family IPVS)
 #   fvs   reference = ipvsadm on ip_vs, candidate = ipvsadm-rs on fvs.ko (family FVS)
+#   compat  reference = ipvsadm on ip_vs, candidate = the same unmodified ipvsadm on fvs.ko
+#         loaded with compat=1 (family IPVS); ipvsadm-rs is also checked against it there
+# The reference runs of sections 1 and 3 do not depend on the candidate: they are kept in
+# FVS_COMPAT_REF_CACHE (default /tmp/fvs-compat-ref, i.e. for one VM boot) and reused.
 # REF_TOOL / CAND_TOOL override the binaries. Prints PASS/FAIL per command; exit 0 iff all equal.
 # COMPAT_XFAIL_RE (ERE over "ipvsadm ARGS") with COMPAT_XFAIL_WHY names commands known to differ
 # for a stated reason: they print XFAIL; one that unexpectedly matches prints XPASS and fails,
@@ -23,13 +27,15 @@ REF_BACKEND=ipvs
 case $TARGET in
     ipvs) CAND_BACKEND=ipvs; CAND_FAMILY=IPVS ;;
     fvs) CAND_BACKEND=fvs; CAND_FAMILY=FVS ;;
-    *) fail "FVS_TARGET must be ipvs or fvs, not '$TARGET'" ;;
+    compat) CAND_BACKEND=fvscompat; CAND_FAMILY=IPVS; CAND_TOOL=${CAND_TOOL_COMPAT:-$REF_TOOL} ;;
+    *) fail "FVS_TARGET must be ipvs, fvs or compat, not '$TARGET'" ;;
 esac
 command -v "$REF_TOOL" >/dev/null || skip "reference tool $REF_TOOL not installed"
 [ -x "$CAND_TOOL" ] || command -v "$CAND_TOOL" >/dev/null || fail "candidate $CAND_TOOL missing (cargo build --release -p ipvsadm-rs)"
 
 ref=("$REF_TOOL")
 cand=(env "IPVSADM_RS_FAMILY=$CAND_FAMILY" "$CAND_TOOL")
+[ "$TARGET" = compat ] && cand=("$CAND_TOOL")
 
 work=$(mktemp -d /tmp/ipvsadm-compat.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -44,6 +50,10 @@ backend_up() {
             for m in $SCHED_MODULES; do modprobe "$m" 2>/dev/null || true; done
             ;;
         fvs) fvs_load ;;
+        fvscompat)
+            lsmod | grep -q '^ip_vs ' && fail "ip_vs is loaded: compat mode needs it absent"
+            fvs_load compat=1
+            ;;
     esac
 }
 # Unloading needs an empty table (services pin their scheduler modules) and no sync daemon.
@@ -58,7 +68,7 @@ backend_down() {
             ipvs_unload
             ! lsmod | grep -q '^ip_vs ' || fail "ip_vs did not unload"
             ;;
-        fvs)
+        fvs|fvscompat)
             if lsmod | grep -q '^fvs '; then
                 "${cand[@]}" -C 2>/dev/null
                 "${cand[@]}" --stop-daemon master 2>/dev/null
@@ -74,7 +84,7 @@ backend_down() {
 normalize_cand() {
     local s
     s=$(sed -e "s#$(printf '%s' "$CAND_TOOL" | sed 's/[#.*[\^$]/\\&/g')#ipvsadm#g" "$1")
-    if [ "$TARGET" = fvs ]; then
+    if [ "$TARGET" != ipvs ]; then
         s=$(sed -E 's/^(IP Virtual Server version [0-9.]+) \(size=[0-9]+\)$/\1 (size=N)/' <<<"$s")
     fi
     printf '%s' "$s"
@@ -377,7 +387,7 @@ compare_runs() {
     local a=$work/$1 b=$work/$2 n i what esc
     esc=$(printf '%s' "$CAND_TOOL" | sed 's/[#.*[\^$]/\\&/g')
     sed -i -e "s#$esc#ipvsadm#g" "$b"/*.out "$b"/*.err
-    if [ "$TARGET" = fvs ]; then
+    if [ "$TARGET" != ipvs ]; then
         sed -i -E 's/^(IP Virtual Server version [0-9.]+) \(size=[0-9]+\)$/\1 (size=N)/' "$a"/*.out "$b"/*.out
     fi
     n=$(cat "$a/count")
@@ -428,9 +438,16 @@ check() { # check WHAT EXPECTED_FILE ACTUAL_FILE
 
 # ---- 1. The scenario, reference then candidate, each on a fresh backend.
 backend_down "$CAND_BACKEND"; backend_down "$REF_BACKEND"
-backend_up "$REF_BACKEND"
-run_scenario ref "${ref[@]}"
-backend_down "$REF_BACKEND"
+refcache=${FVS_COMPAT_REF_CACHE:-/tmp/fvs-compat-ref}/$(cat "$0" "$work/scenario" | md5sum | cut -c1-16)
+if [ -s "$refcache/ref/count" ]; then
+    cp -a "$refcache/ref" "$work/ref"
+    info "reference run of the scenario reused from $refcache"
+else
+    backend_up "$REF_BACKEND"
+    run_scenario ref "${ref[@]}"
+    backend_down "$REF_BACKEND"
+    mkdir -p "$refcache" && cp -a "$work/ref" "$refcache/"
+fi
 backend_up "$CAND_BACKEND"
 run_scenario cand "${cand[@]}"
 backend_down "$CAND_BACKEND"
@@ -493,6 +510,14 @@ else
     "${cand[@]}" -R < "$work/ref-save-n"
     "${cand[@]}" -Sn > "$work/after-cand-restore"
     check "ipvsadm -Sn -> ipvsadm-rs -R -> ipvsadm-rs -Sn" "$work/ref-save-n" "$work/after-cand-restore"
+    if [ "$TARGET" = compat ]; then
+        # ipvsadm-rs, unchanged and without a forced family, finds fvs under "IPVS".
+        "$IPVSADM_RS" -Sn > "$work/rs-save-n" 2>&1
+        check "ipvsadm-rs -Sn on fvs compat=1 equals ipvsadm -Sn" "$work/ref-save-n" "$work/rs-save-n"
+        "$IPVSADM_RS" -C && "$IPVSADM_RS" -R < "$work/ref-save-n"
+        "${cand[@]}" -Sn > "$work/after-rs-restore"
+        check "ipvsadm-rs -R on fvs compat=1 -> ipvsadm -Sn" "$work/ref-save-n" "$work/after-rs-restore"
+    fi
     backend_down "$CAND_BACKEND"
 fi
 
@@ -505,16 +530,21 @@ awk 'BEGIN {
         printf "-a -t 10.%d.%d.1:80 -r 192.168.%d.%d:8081 -m -w 3\n", a, b, a - 10, b
     }
 }' > "$work/big"
-backend_up "$REF_BACKEND"
-t0=$(date +%s%N); "${ref[@]}" -R < "$work/big"; t1=$(date +%s%N)
-"${ref[@]}" -Sn > "$work/big-ref"
-backend_down "$REF_BACKEND"
+if [ -s "$refcache/big-ref" ]; then
+    cp "$refcache/big-ref" "$work/big-ref"; read -r t0 t1 < "$refcache/big-time"
+else
+    backend_up "$REF_BACKEND"
+    t0=$(date +%s%N); "${ref[@]}" -R < "$work/big"; t1=$(date +%s%N)
+    "${ref[@]}" -Sn > "$work/big-ref"
+    backend_down "$REF_BACKEND"
+    cp "$work/big-ref" "$refcache/big-ref"; echo "$t0 $t1" > "$refcache/big-time"
+fi
 backend_up "$CAND_BACKEND"
 t2=$(date +%s%N); "${cand[@]}" -R < "$work/big"; t3=$(date +%s%N)
 "${cand[@]}" -Sn > "$work/big-cand"
 backend_down "$CAND_BACKEND"
 check "6000-line restore: identical table" "$work/big-ref" "$work/big-cand"
-info "6000-line -R: $REF_TOOL $(((t1 - t0) / 1000000)) ms, ipvsadm-rs $(((t3 - t2) / 1000000)) ms"
+info "6000-line -R: $REF_TOOL $(((t1 - t0) / 1000000)) ms, $(basename "$CAND_TOOL") on $CAND_BACKEND $(((t3 - t2) / 1000000)) ms"
 
 # ---- 4. The connection table (-c) with real entries: TCP, persistent UDP (templates) and
 # SIP persistence (pe name/data columns). Same backend only: the entries must be the same ones.

@@ -2,13 +2,13 @@
 //! with ip_vs's semantics: the same validation, the same errno for the same mistake (so
 //! ipvsadm's messages come out identical), the same replies.
 
-use crate::netns::{DaemonConf, NetState};
+use crate::netns::{Ctl, DaemonConf, NetState};
 use crate::rules::{self, Dest, DestConf, InetAddr, Service, ServiceConf, ServiceKey, StatsView, AF_INET, AF_INET6};
 use crate::sys::addr::{self, V4Type};
 use crate::sys::errno;
 use crate::sys::genl::{Attr, Dump, Family, Handlers, Msg, OpSpec, Policy, Request};
 use crate::sys::net::NetRef;
-use crate::sys::rcu::{RcuGuard, Writer};
+use crate::sys::rcu::{RcuGuard, WriteGuard, Writer};
 use crate::uapi::{self, cmd, cmd_attr, conn_flags, daemon_attr, daemon_state, dest_attr, info_attr, stats_attr, svc_attr};
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
@@ -40,9 +40,18 @@ const fn op(cmd: u8, doit: bool, dumpit: bool) -> OpSpec {
     OpSpec { cmd, doit, dumpit }
 }
 
+/// "FVS", or with compat=1 "IPVS", so that ipvsadm and keepalived find fvs as they find ip_vs.
+pub(crate) fn family_name() -> &'static str {
+    if crate::params().compat {
+        uapi::IPVS_GENL_NAME
+    } else {
+        uapi::FVS_GENL_NAME
+    }
+}
+
 pub(crate) fn register(module: *mut kernel::bindings::module) -> Result {
     FAMILY.register(
-        uapi::FVS_GENL_NAME,
+        family_name(),
         uapi::IPVS_GENL_VERSION,
         &CMD_POLICY,
         &[
@@ -102,21 +111,21 @@ fn inet_addr(a: Attr<'_>) -> InetAddr {
     v
 }
 
-struct ServiceReq {
-    key: ServiceKey,
+pub(crate) struct ServiceReq {
+    pub(crate) key: ServiceKey,
     /// For NEW/SET: scheduler name, pe name, flags {flags, mask}, timeout, netmask.
-    full: Option<FullService>,
+    pub(crate) full: Option<FullService>,
 }
 
-struct FullService {
-    sched: [u8; 16],
-    sched_len: usize,
-    pe: [u8; 16],
-    pe_len: usize,
-    flags: u32,
-    mask: u32,
-    timeout: u32,
-    netmask: u32,
+pub(crate) struct FullService {
+    pub(crate) sched: [u8; 16],
+    pub(crate) sched_len: usize,
+    pub(crate) pe: [u8; 16],
+    pub(crate) pe_len: usize,
+    pub(crate) flags: u32,
+    pub(crate) mask: u32,
+    pub(crate) timeout: u32,
+    pub(crate) netmask: u32,
 }
 
 /// `ip_vs_genl_parse_service`: identifying fields always, the rest when `full`.
@@ -178,11 +187,11 @@ fn parse_service(nla: Option<Attr<'_>>, full: bool) -> Result<ServiceReq> {
     Ok(ServiceReq { key, full })
 }
 
-struct DestReq {
-    af: u16,
-    addr: InetAddr,
-    port: u16,
-    conf: DestConf,
+pub(crate) struct DestReq {
+    pub(crate) af: u16,
+    pub(crate) addr: InetAddr,
+    pub(crate) port: u16,
+    pub(crate) conf: DestConf,
 }
 
 /// `ip_vs_genl_parse_dest`.
@@ -227,71 +236,110 @@ fn parse_dest(nla: Option<Attr<'_>>, full: bool) -> Result<DestReq> {
 
 // ---- changes --------------------------------------------------------------------------------
 
-fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
-    let r = set_cmd_locked(req, st);
-    // Services whose persistence engine makes connections for real servers' own requests
-    // (`conn_out_counter`): the reply path looks for them only while there are any.
-    let g = st.ctl.lock();
-    let n = st.rules.iter_w(g.writer()).filter(|s| s.conf().pe == rules::PE_SIP && s.key.fwmark == 0).count();
-    st.conn_out_svcs.store(n as u32, Relaxed);
-    r
+/// Whether a service's persistence engine makes connections for real servers' own requests
+/// (`conn_out_counter`): `NetState::conn_out_svcs` counts them, as the reply path looks for
+/// them only while there are any.
+fn conn_out(s: &Service) -> bool {
+    s.conf().pe == rules::PE_SIP && s.key.fwmark == 0
 }
 
-fn set_cmd_locked(req: &Request<'_>, st: &NetState) -> Result {
+/// `ip_vs_flush`: every service goes.
+pub(crate) fn flush(st: &NetState, w: Writer<'_>) {
+    for s in st.rules.iter_w(w) {
+        forget_mixed(st, w, s);
+    }
+    st.rules.flush(w);
+    st.conn_out_svcs.store(0, Relaxed);
+    st.expire_nodest_later();
+}
+
+/// `ip_vs_zero_all`: every service's, real server's and the namespace's counters.
+pub(crate) fn zero_all(st: &NetState, w: Writer<'_>) {
+    for s in st.rules.iter_w(w) {
+        zero_service(st, w, s);
+    }
+    let _bh = crate::sys::bh::BhGuard::new();
+    let _e = st.est_lock.lock();
+    st.tot_stats.zero();
+}
+
+fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
     let c = req.cmd();
     let g = st.ctl.lock();
     let w = g.writer();
     match c {
         cmd::FLUSH => {
-            for s in st.rules.iter_w(w) {
-                forget_mixed(st, w, s);
-            }
-            st.rules.flush(w);
-            st.expire_nodest_later();
+            flush(st, w);
             return Ok(());
         }
-        cmd::SET_CONFIG => return set_config(req, st),
+        cmd::SET_CONFIG => {
+            let get = |a| req.attr(a).map(|x: Attr<'_>| x.u32()).transpose();
+            return set_timeouts(st, get(cmd_attr::TIMEOUT_TCP)?, get(cmd_attr::TIMEOUT_TCP_FIN)?, get(cmd_attr::TIMEOUT_UDP)?);
+        }
         cmd::ZERO if req.attr(cmd_attr::SERVICE).is_none() => {
-            for s in st.rules.iter_w(w) {
-                zero_service(st, w, s);
-            }
-            let _bh = crate::sys::bh::BhGuard::new();
-            let _e = st.est_lock.lock();
-            st.tot_stats.zero();
+            zero_all(st, w);
             return Ok(());
         }
         _ => {}
     }
     let need_full_svc = c == cmd::NEW_SERVICE || c == cmd::SET_SERVICE;
     let sreq = parse_service(req.attr(cmd_attr::SERVICE), need_full_svc)?;
+    if st.rules.find_w(w, &sreq.key).is_none() && c != cmd::NEW_SERVICE {
+        return Err(ESRCH);
+    }
+    let dreq = if c == cmd::NEW_DEST || c == cmd::SET_DEST || c == cmd::DEL_DEST {
+        Some(parse_dest(req.attr(cmd_attr::DEST), c != cmd::DEL_DEST)?)
+    } else {
+        None
+    };
+    change(req.net(), st, &g, c, &sreq, dreq)
+}
+
+/// One change to the rules, in IPVS command terms (`cmd::NEW_SERVICE` ... `cmd::ZERO` of one
+/// service), with ip_vs's checks and errors: shared by generic netlink and the socket options.
+pub(crate) fn change(net: NetRef, st: &NetState, g: &WriteGuard<'_, Ctl>, c: u8, sreq: &ServiceReq, dreq: Option<DestReq>) -> Result {
+    let w = g.writer();
     let svc = st.rules.find_w(w, &sreq.key);
     if c != cmd::NEW_SERVICE && svc.is_none() {
         return Err(ESRCH);
     }
-    let mut dreq = None;
-    if c == cmd::NEW_DEST || c == cmd::SET_DEST || c == cmd::DEL_DEST {
-        let mut d = parse_dest(req.attr(cmd_attr::DEST), c != cmd::DEL_DEST)?;
-        // `svc` exists here (checked above).
-        let saf = sreq.key.af;
-        if d.af == 0 {
-            d.af = saf;
-        }
-        if d.af != AF_INET && d.af != AF_INET6 {
-            return Err(errno::eafnosupport());
-        }
-        if d.af != saf && c != cmd::DEL_DEST {
-            // Mixed families only for tunnels, and never while syncing.
-            if g.daemons.iter().any(|x| x.is_some()) || d.conf.conn_flags != conn_flags::TUNNEL {
-                return Err(EINVAL);
+    let dreq = match dreq {
+        Some(mut d) => {
+            // `svc` exists here (checked above).
+            let saf = sreq.key.af;
+            if d.af == 0 {
+                d.af = saf;
             }
+            if d.af != AF_INET && d.af != AF_INET6 {
+                return Err(errno::eafnosupport());
+            }
+            if d.af != saf && c != cmd::DEL_DEST {
+                // Mixed families only for tunnels, and never while syncing.
+                if g.daemons.iter().any(|x| x.is_some()) || d.conf.conn_flags != conn_flags::TUNNEL {
+                    return Err(EINVAL);
+                }
+            }
+            Some(d)
         }
-        dreq = Some(d);
-    }
+        None => None,
+    };
     match (c, svc, dreq) {
-        (cmd::NEW_SERVICE, None, _) => add_service(w, st, &sreq).map(|_| ()),
+        (cmd::NEW_SERVICE, None, _) => add_service(w, st, sreq),
         (cmd::NEW_SERVICE, Some(_), _) => Err(EEXIST),
-        (cmd::SET_SERVICE, Some(s), _) => edit_service(w, s, &sreq),
+        (cmd::SET_SERVICE, Some(s), _) => {
+            let before = conn_out(s);
+            edit_service(w, s, sreq)?;
+            match (before, conn_out(s)) {
+                (false, true) => st.conn_out_svcs.fetch_add(1, Relaxed),
+                (true, false) => st.conn_out_svcs.fetch_sub(1, Relaxed),
+                _ => 0,
+            };
+            Ok(())
+        }
         (cmd::DEL_SERVICE, Some(s), _) => {
+            if conn_out(s) {
+                st.conn_out_svcs.fetch_sub(1, Relaxed);
+            }
             forget_mixed(st, w, s);
             // The unlinked service (and with it its dests) is freed after a grace period.
             drop(st.rules.del(w, &sreq.key));
@@ -299,7 +347,7 @@ fn set_cmd_locked(req: &Request<'_>, st: &NetState) -> Result {
             Ok(())
         }
         (cmd::NEW_DEST, Some(s), Some(d)) => {
-            add_dest(req.net(), w, s, &d)?;
+            add_dest(net, w, s, &d)?;
             ftp_conntrack(st, s, &d);
             if d.af != s.key.af {
                 st.mixed_af_dests.fetch_add(1, Relaxed);
@@ -357,7 +405,10 @@ fn service_conf(f: &FullService, af: u16, prev_flags: u32) -> Result<ServiceConf
 fn add_service(w: Writer<'_>, st: &NetState, r: &ServiceReq) -> Result {
     let f = r.full.as_ref().ok_or(EINVAL)?;
     let conf = service_conf(f, r.key.af, 0)?;
-    st.rules.add(w, r.key, &conf)?;
+    let s = st.rules.add(w, r.key, &conf)?;
+    if conn_out(&s) {
+        st.conn_out_svcs.fetch_add(1, Relaxed);
+    }
     Ok(())
 }
 
@@ -451,18 +502,10 @@ fn zero_service(st: &NetState, w: Writer<'_>, s: &Service) {
     }
 }
 
-/// `ip_vs_genl_set_config` + `ip_vs_set_timeout`.
-fn set_config(req: &Request<'_>, st: &NetState) -> Result {
-    let (mut tcp, mut fin, mut udp) = st.timeouts();
-    if let Some(a) = req.attr(cmd_attr::TIMEOUT_TCP) {
-        tcp = a.u32()?;
-    }
-    if let Some(a) = req.attr(cmd_attr::TIMEOUT_TCP_FIN) {
-        fin = a.u32()?;
-    }
-    if let Some(a) = req.attr(cmd_attr::TIMEOUT_UDP) {
-        udp = a.u32()?;
-    }
+/// `ip_vs_set_timeout`: seconds for TCP established, TCP FIN_WAIT and UDP; an absent or zero
+/// value leaves that timeout alone.
+pub(crate) fn set_timeouts(st: &NetState, tcp: Option<u32>, fin: Option<u32>, udp: Option<u32>) -> Result {
+    let (tcp, fin, udp) = (tcp.unwrap_or(0), fin.unwrap_or(0), udp.unwrap_or(0));
     let max = i32::MAX as u32 / crate::sys::hz();
     // Values are C ints there: anything above INT_MAX is negative, so rejected too.
     if tcp > max || fin > max || udp > max {
@@ -483,18 +526,8 @@ fn set_config(req: &Request<'_>, st: &NetState) -> Result {
 fn set_daemon(req: &Request<'_>, st: &NetState) -> Result {
     let a = req.attr(cmd_attr::DAEMON).ok_or(EINVAL)?;
     let a = a.nested(&DAEMON_POLICY).map_err(|_| EINVAL)?;
-    let mut g = st.ctl.lock();
     if req.cmd() == cmd::DEL_DAEMON {
-        let state = a.get(daemon_attr::STATE).ok_or(EINVAL)?.u32()?;
-        let slot = match state {
-            daemon_state::MASTER => 0,
-            daemon_state::BACKUP => 1,
-            _ => return Err(EINVAL),
-        };
-        return match g.daemons[slot].take() {
-            Some(_) => Ok(()),
-            None => Err(ESRCH),
-        };
+        return stop_daemon(st, a.get(daemon_attr::STATE).ok_or(EINVAL)?.u32()?);
     }
     let (Some(state), Some(ifn), Some(id)) =
         (a.get(daemon_attr::STATE), a.get(daemon_attr::MCAST_IFN), a.get(daemon_attr::SYNC_ID))
@@ -537,7 +570,26 @@ fn set_daemon(req: &Request<'_>, st: &NetState) -> Result {
     if let Some(x) = a.get(daemon_attr::MCAST_TTL) {
         c.mcast_ttl = x.u8()?;
     }
-    let state = state.u32()?;
+    start_daemon(req.net(), st, state.u32()?, c)
+}
+
+/// `stop_sync_thread`.
+pub(crate) fn stop_daemon(st: &NetState, state: u32) -> Result {
+    let slot = match state {
+        daemon_state::MASTER => 0,
+        daemon_state::BACKUP => 1,
+        _ => return Err(EINVAL),
+    };
+    match st.ctl.lock().daemons[slot].take() {
+        Some(_) => Ok(()),
+        None => Err(ESRCH),
+    }
+}
+
+/// `start_sync_thread`: `c` as the request gave it (zeros for defaults).
+pub(crate) fn start_daemon(net: NetRef, st: &NetState, state: u32, mut c: DaemonConf) -> Result {
+    let mut g = st.ctl.lock();
+    let n = c.mcast_ifn.iter().position(|&b| b == 0).unwrap_or(16);
     // The sync protocol cannot carry mixed-family services.
     if st.mixed_af_dests.load(Relaxed) > 0 {
         return Err(EINVAL);
@@ -553,7 +605,7 @@ fn set_daemon(req: &Request<'_>, st: &NetState) -> Result {
     if c.mcast_ttl == 0 {
         c.mcast_ttl = uapi::DEFAULT_MCAST_TTL;
     }
-    let dev_mtu = addr::dev_mtu(req.net(), &c.mcast_ifn[..n])?;
+    let dev_mtu = addr::dev_mtu(net, &c.mcast_ifn[..n])?;
     let hlen: u32 = if c.mcast_af == AF_INET6 { 40 + 8 } else { 20 + 8 };
     let (mtu, min_mtu) = if state == daemon_state::BACKUP { (dev_mtu.clamp(1500, 65535), 1024) } else { (1500, 1) };
     c.sync_maxlen =

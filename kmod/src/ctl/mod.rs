@@ -2,3 +2,4 @@
 
 pub(crate) mod genl;
 pub(crate) mod proc;
+pub(crate) mod sockopt;

@@ -117,21 +117,40 @@ impl ProcShow for Conns {
     }
 }
 
-pub(crate) fn create(net: NetRef) -> Result {
-    proc::create::<Info>(net)?;
-    if let Err(e) = proc::create::<Stats>(net) {
-        proc::remove::<Info>(net);
+/// compat=1: the same files under ip_vs's names.
+const COMPAT_NAMES: [&CStr; 3] = [c"ip_vs", c"ip_vs_stats", c"ip_vs_conn"];
+
+fn create_all(net: NetRef, names: [&'static CStr; 3]) -> Result {
+    proc::create_as::<Info>(net, names[0])?;
+    if let Err(e) = proc::create_as::<Stats>(net, names[1]) {
+        proc::remove_name(net, names[0]);
         return Err(e);
     }
-    if let Err(e) = proc::create::<Conns>(net) {
-        proc::remove::<Stats>(net);
-        proc::remove::<Info>(net);
+    if let Err(e) = proc::create_as::<Conns>(net, names[2]) {
+        proc::remove_name(net, names[1]);
+        proc::remove_name(net, names[0]);
         return Err(e);
     }
     Ok(())
 }
 
+pub(crate) fn create(net: NetRef) -> Result {
+    create_all(net, [Info::NAME, Stats::NAME, Conns::NAME])?;
+    if crate::params().compat {
+        if let Err(e) = create_all(net, COMPAT_NAMES) {
+            remove(net);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn remove(net: NetRef) {
+    if crate::params().compat {
+        for n in COMPAT_NAMES.iter().rev() {
+            proc::remove_name(net, n);
+        }
+    }
     proc::remove::<Conns>(net);
     proc::remove::<Stats>(net);
     proc::remove::<Info>(net);

@@ -11,6 +11,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/ip_vs.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/jhash.h>
@@ -30,6 +31,8 @@
 #include <linux/tcp.h>
 #include <linux/timer.h>
 #include <linux/udp.h>
+#include <linux/uaccess.h>
+#include <linux/sockptr.h>
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
@@ -183,3 +186,10 @@ void fvs_ct_netns_put(struct net *net, u8 nfproto);
 int fvs_ct_mangle_tcp(struct sk_buff *skb, unsigned int protoff, unsigned int off,
 		      unsigned int len, const char *buf, unsigned int buf_len);
 bool fvs_tcp_csum_ok(struct sk_buff *skb, unsigned int protoff, bool v6);
+
+/* compat=1: the IPVS socket options (src/helpers.c, wrapped by src/sys/sockopt.rs). */
+struct net *fvs_sock_net(const struct sock *sk);
+bool fvs_sock_net_admin(const struct sock *sk);
+int fvs_copy_from_sockptr(void *dst, const sockptr_t *src, size_t len);
+unsigned long fvs_copy_from_user(void *to, const void __user *from, unsigned long n);
+unsigned long fvs_copy_to_user(void __user *to, const void *from, unsigned long n);

@@ -39,13 +39,13 @@ unsafe extern "C" fn show_trampoline<P: ProcShow>(seq: *mut b::seq_file, _v: *mu
     0
 }
 
-/// Creates /proc/net/<P::NAME> in `net`.
-pub(crate) fn create<P: ProcShow>(net: NetRef) -> Result {
+/// Creates /proc/net/`name` in `net`, showing what `P` shows.
+pub(crate) fn create_as<P: ProcShow>(net: NetRef, name: &'static CStr) -> Result {
     // SAFETY: the name is a static C string, the parent is the namespace's /proc/net, and the
     // show function is a static of this module, removed in `remove` before unload.
     let pde = unsafe {
         b::proc_create_net_single(
-            P::NAME.as_ptr(),
+            name.as_ptr(),
             0o444,
             net.proc_net(),
             Some(show_trampoline::<P>),
@@ -60,6 +60,11 @@ pub(crate) fn create<P: ProcShow>(net: NetRef) -> Result {
 
 /// Removes /proc/net/<P::NAME> from `net` (no-op if absent).
 pub(crate) fn remove<P: ProcShow>(net: NetRef) {
+    remove_name(net, P::NAME)
+}
+
+/// Removes /proc/net/`name` from `net` (no-op if absent).
+pub(crate) fn remove_name(net: NetRef, name: &CStr) {
     // SAFETY: removing by name under the namespace's /proc/net; absent entries are ignored.
-    unsafe { b::remove_proc_entry(P::NAME.as_ptr(), net.proc_net()) };
+    unsafe { b::remove_proc_entry(name.as_ptr(), net.proc_net()) };
 }
