@@ -115,6 +115,7 @@ test-debug: module-debug cli
 	$(file >$(DEBUG_MOD)/guest-debug.sh,$(DEBUG_GUEST))
 	@set -o pipefail; log=target/test-debug.log; rm -rf target/test-debug-dmesg; \
 	 KDIR=$(debug_kdir) FVS_KO=$(DEBUG_MOD)/kmod/fvs.ko FVS_TEST_TIMEOUT=$${FVS_TEST_TIMEOUT:-3000} \
+	 FVS_TIME_SCALE=$${FVS_TIME_SCALE:-5} \
 	 FVS_DMESG_DIR=target/test-debug-dmesg FVS_VM_MEM=$${FVS_VM_MEM:-3G} \
 	 nice bash qemu-tests/vm-run bash $(DEBUG_MOD)/guest-debug.sh 2>&1 | tee $$log; \
 	 rc=$$?; \

@@ -493,8 +493,8 @@ impl ConnTable {
         gone
     }
 
-    /// Every entry, under RCU, until `f` returns false.
-    pub(crate) fn for_each(&self, g: &RcuGuard, f: impl FnMut(&Conn) -> bool) {
-        self.t.for_each(g, f)
+    /// The entries of one bucket, under RCU, until `f` returns false.
+    pub(crate) fn for_each_in(&self, g: &RcuGuard, bucket: usize, mut f: impl FnMut(&Conn) -> bool) {
+        self.t.find(g, bucket, |c| !f(c));
     }
 }

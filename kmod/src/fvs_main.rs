@@ -87,6 +87,7 @@ impl kernel::Module for Fvs {
         sys::layout::check()?;
         hooks::init();
         ctl::genl::init_policies();
+        ctl::proc::init();
         // compat: the socket options go first. They fail (EBUSY) when the kernel's ip_vs holds
         // them, before any of ip_vs's names (/proc/net/ip_vs, net/ipv4/vs, "IPVS") is touched.
         if compat {

@@ -24,6 +24,14 @@ struct net *fvs_seq_file_single_net(struct seq_file *seq)
 	return seq_file_single_net(seq);
 }
 
+/* Files made by proc_create_net_data (src/sys/proc.rs, ProcBuckets). */
+struct net *fvs_seq_file_net(struct seq_file *seq)
+{
+	return seq_file_net(seq);
+}
+
+const unsigned int FVS_SEQ_NET_PRIVATE_SIZE = sizeof(struct seq_net_private);
+
 struct net *fvs_genl_info_net(const struct genl_info *info)
 {
 	return genl_info_net(info);

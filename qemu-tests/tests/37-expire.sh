@@ -74,5 +74,5 @@ dp_check_lines nat 1 <<<"$out"
 sleep 0.5
 e=$(entry "^TCP .*:80 ")
 info "$e"
-grep -qE "^TCP (01:5[0-9]|02:00) +TIME_WAIT +10\.0\.1\.2:[0-9]+ +$VIP:80 +10\.0\.2\.1:80 *$" <<<"$e" || fail "TIME_WAIT entry: $e"
+grep -qE "^TCP ($DP_TW_MINUTES) +TIME_WAIT +10\.0\.1\.2:[0-9]+ +$VIP:80 +10\.0\.2\.1:80 *$" <<<"$e" || fail "TIME_WAIT entry: $e"
 echo "entries expire on time"

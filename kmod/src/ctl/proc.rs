@@ -5,7 +5,7 @@ use crate::corelib::proto;
 use crate::netns::NetState;
 use crate::rules::{self, InetAddr, AF_INET6};
 use crate::sys::net::NetRef;
-use crate::sys::proc::{self, ProcShow, SeqWriter};
+use crate::sys::proc::{self, ProcBuckets, ProcShow, SeqWriter};
 use crate::sys::rcu::RcuGuard;
 use crate::uapi;
 use core::ffi::CStr;
@@ -72,49 +72,61 @@ impl ProcShow for Stats {
     }
 }
 
-/// /proc/net/fvs_conn: the connection table in the /proc/net/ip_vs_conn format.
+/// /proc/net/fvs_conn: the connection table in the /proc/net/ip_vs_conn format, streamed one
+/// hash bucket at a time (a table of millions of entries never sits in one buffer).
 struct Conns;
-impl ProcShow for Conns {
-    const NAME: &'static CStr = c"fvs_conn";
-    fn show(w: &mut SeqWriter, net: NetRef) -> fmt::Result {
-        w.write_str(procfmt::CONN_HEADER)?;
+static CONN_OPS: proc::BucketOps<Conns> = proc::BucketOps::new();
+
+impl ProcBuckets for Conns {
+    fn header(w: &mut SeqWriter) -> fmt::Result {
+        w.write_str(procfmt::CONN_HEADER)
+    }
+
+    fn buckets(net: NetRef) -> usize {
+        NetState::of(net).map_or(0, |st| st.conns.buckets())
+    }
+
+    fn show_bucket(w: &mut SeqWriter, net: NetRef, bucket: usize) -> fmt::Result {
         let Some(st) = NetState::of(net) else { return Ok(()) };
         let now = crate::sys::bh::jiffies();
         let hz = crate::sys::hz() as u64;
         let mut res = Ok(());
-        let g = crate::sys::rcu::RcuGuard::new();
-        {
-            st.conns.for_each(&g, |c| {
-                let k = &c.key;
-                let state = if c.is_template() {
-                    crate::conn::CTPL_STATE_NAMES.get(c.state() as usize).copied().unwrap_or("ERR!")
-                } else if k.protocol == 17 {
-                    proto::udp::name_of(c.state() as usize)
-                } else if k.protocol == 132 {
-                    proto::sctp::name_of(c.state() as usize)
-                } else {
-                    proto::tcp::name_of(c.state() as usize)
-                };
-                res = procfmt::write_conn(
-                    w,
-                    &procfmt::ConnLine {
-                        protocol: k.protocol as u16,
-                        caddr: addr(k.af as u16, &k.caddr),
-                        cport: k.cport,
-                        vaddr: addr(k.af as u16, &k.vaddr),
-                        vport: k.vport,
-                        daddr: addr(c.dest.af, &c.daddr),
-                        dport: c.dport,
-                        state,
-                        expires: (c.expires().saturating_sub(now) / hz) as u32,
-                        pe: c.pe().map(|d| ("sip", core::str::from_utf8(d.bytes()).unwrap_or(""))),
-                    },
-                );
-                res.is_ok()
-            })
-        }
+        let g = RcuGuard::new();
+        st.conns.for_each_in(&g, bucket, |c| {
+            let k = &c.key;
+            let state = if c.is_template() {
+                crate::conn::CTPL_STATE_NAMES.get(c.state() as usize).copied().unwrap_or("ERR!")
+            } else if k.protocol == 17 {
+                proto::udp::name_of(c.state() as usize)
+            } else if k.protocol == 132 {
+                proto::sctp::name_of(c.state() as usize)
+            } else {
+                proto::tcp::name_of(c.state() as usize)
+            };
+            res = procfmt::write_conn(
+                w,
+                &procfmt::ConnLine {
+                    protocol: k.protocol as u16,
+                    caddr: addr(k.af as u16, &k.caddr),
+                    cport: k.cport,
+                    vaddr: addr(k.af as u16, &k.vaddr),
+                    vport: k.vport,
+                    daddr: addr(c.dest.af, &c.daddr),
+                    dport: c.dport,
+                    state,
+                    expires: (c.expires().saturating_sub(now) / hz) as u32,
+                    pe: c.pe().map(|d| ("sip", core::str::from_utf8(d.bytes()).unwrap_or(""))),
+                },
+            );
+            res.is_ok()
+        });
         res
     }
+}
+
+/// Fills the operations of the streamed files (module init).
+pub(crate) fn init() {
+    CONN_OPS.init();
 }
 
 /// compat=1: the same files under ip_vs's names.
@@ -126,7 +138,7 @@ fn create_all(net: NetRef, names: [&'static CStr; 3]) -> Result {
         proc::remove_name(net, names[0]);
         return Err(e);
     }
-    if let Err(e) = proc::create_as::<Conns>(net, names[2]) {
+    if let Err(e) = CONN_OPS.create(net, names[2]) {
         proc::remove_name(net, names[1]);
         proc::remove_name(net, names[0]);
         return Err(e);
@@ -135,7 +147,7 @@ fn create_all(net: NetRef, names: [&'static CStr; 3]) -> Result {
 }
 
 pub(crate) fn create(net: NetRef) -> Result {
-    create_all(net, [Info::NAME, Stats::NAME, Conns::NAME])?;
+    create_all(net, [Info::NAME, Stats::NAME, c"fvs_conn"])?;
     if crate::params().compat {
         if let Err(e) = create_all(net, COMPAT_NAMES) {
             remove(net);
@@ -151,7 +163,7 @@ pub(crate) fn remove(net: NetRef) {
             proc::remove_name(net, n);
         }
     }
-    proc::remove::<Conns>(net);
+    proc::remove_name(net, c"fvs_conn");
     proc::remove::<Stats>(net);
     proc::remove::<Info>(net);
 }

@@ -48,6 +48,8 @@ const gfp_t FVS_GFP_ATOMIC = GFP_ATOMIC;
 /* Trampolines in src/helpers.c for static inline functions. */
 void *fvs_net_generic(const struct net *net, unsigned int id);
 struct net *fvs_seq_file_single_net(struct seq_file *seq);
+struct net *fvs_seq_file_net(struct seq_file *seq);
+extern const unsigned int FVS_SEQ_NET_PRIVATE_SIZE;
 struct net *fvs_genl_info_net(const struct genl_info *info);
 struct net *fvs_skb_sock_net(const struct sk_buff *skb);
 struct sk_buff *fvs_genlmsg_new(size_t payload, gfp_t flags);

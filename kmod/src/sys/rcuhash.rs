@@ -269,21 +269,6 @@ impl<T: SlabObject> RcuHash<T> {
         None
     }
 
-    /// Calls `f` on every entry (under RCU; entries added or removed meanwhile may or may not
-    /// be seen) until it returns false.
-    pub(crate) fn for_each(&self, g: &RcuGuard, mut f: impl FnMut(&T) -> bool) {
-        for i in 0..self.heads.len() {
-            let mut go = true;
-            self.find(g, i, |v| {
-                go = f(v);
-                !go
-            });
-            if !go {
-                return;
-            }
-        }
-    }
-
     /// Links `val` into `bucket` unless an entry for which `same` holds is there already; either
     /// way returns the entry in the table, valid for the read-side section `g`. `linked` runs
     /// on a new entry under the bucket lock. `Err(ENOMEM)` when no memory. Bottom halves off.
