@@ -54,6 +54,10 @@ fn payload(skb: &mut Skb, seg: &Seg) -> Option<(usize, usize)> {
     skb.ensure_writable(len).ok()?;
     let h = skb.linear_mut(len as usize)?;
     let doff = (*h.get(seg.l4off + 12)? >> 4) as usize * 4;
+    // A data offset inside the fixed header, or past the segment, is malformed: not parsed.
+    if doff < 20 || seg.l4off + doff > len as usize {
+        return None;
+    }
     let start = seg.l4off + doff;
     Some((start, (len as usize).saturating_sub(start)))
 }

@@ -112,6 +112,17 @@ fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
     if ip.fragment || !matches!(ip.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
         return None;
     }
+    // The whole transport header must be there (`tcp/udp/sctp_conn_schedule` drop a packet
+    // without it): a truncated one makes no entry and is not forwarded; the local stack
+    // discards it.
+    let l4_min = match ip.protocol {
+        IPPROTO_TCP => 20,
+        IPPROTO_UDP => 8,
+        _ => SCTP_HDR_LEN,
+    };
+    if (skb.len() as usize) < ip.len + l4_min {
+        return None;
+    }
     let (sport, dport) = parse::parse_ports(h, ip.len)?;
     let tcp_flags = if ip.protocol == IPPROTO_TCP { *h.get(ip.len + 13)? } else { 0 };
     let (sctp_chunk, sctp_event) = if ip.protocol == IPPROTO_SCTP {

@@ -111,6 +111,15 @@ fn inet_addr(a: Attr<'_>) -> InetAddr {
     v
 }
 
+/// `ip_vs_addr_copy`: an IPv4 address is its first 4 bytes; whatever else the attribute
+/// carried is not kept (code that compares whole addresses would never match it).
+fn addr_for(af: u16, mut a: InetAddr) -> InetAddr {
+    if af == AF_INET {
+        a[4..].fill(0);
+    }
+    a
+}
+
 pub(crate) struct ServiceReq {
     pub(crate) key: ServiceKey,
     /// For NEW/SET: scheduler name, pe name, flags {flags, mask}, timeout, netmask.
@@ -148,7 +157,7 @@ fn parse_service(nla: Option<Attr<'_>>, full: bool) -> Result<ServiceReq> {
         None => ServiceKey {
             af,
             protocol: proto.ok_or(EINVAL)?.u16()?,
-            addr: inet_addr(addr.ok_or(EINVAL)?),
+            addr: addr_for(af, inet_addr(addr.ok_or(EINVAL)?)),
             port: port.ok_or(EINVAL)?.be16()?,
             fwmark: 0,
         },
@@ -310,6 +319,7 @@ pub(crate) fn change(net: NetRef, st: &NetState, g: &WriteGuard<'_, Ctl>, c: u8,
             if d.af == 0 {
                 d.af = saf;
             }
+            d.addr = addr_for(d.af, d.addr);
             if d.af != AF_INET && d.af != AF_INET6 {
                 return Err(errno::eafnosupport());
             }

@@ -61,13 +61,46 @@ impl WrrState {
         }
     }
 
-    /// `ip_vs_wrr_schedule`.
+    /// `ip_vs_wrr_schedule`, with the same picks and the same state afterwards, but without
+    /// ip_vs's empty passes: a pass whose current weight is above every usable (not
+    /// overloaded) weight picks nothing, so it is skipped arithmetically. (Weights go up to
+    /// INT_MAX: with a huge weight on an overloaded server, ip_vs walks ~weight/gcd passes per
+    /// new connection.)
     pub fn schedule<D: Dest>(&mut self, dests: &[D]) -> Option<usize> {
         if self.mw == 0 {
             return None;
         }
         let n = dests.len();
         let last = self.cl.filter(|&c| c < n);
+        // The largest weight a pass can pick.
+        let top = dests
+            .iter()
+            .filter(|d| !d.overloaded())
+            .map(|d| d.weight())
+            .fold(0, i32::max);
+        if top <= 0 {
+            // No pass picks anything. ip_vs's loop ends either at its first restart (list
+            // position reset, `cw` back to `mw`), or -- when it starts on its last pass
+            // (`cw <= di`) from a list position -- after one more descent, at that position
+            // with the last pass's weight.
+            if self.cw <= self.di && last.is_some() {
+                let (mw, di) = (self.mw, self.di);
+                self.cw = if mw <= 0 { mw } else { (mw - 1) % di + 1 };
+                self.cl = last;
+            } else {
+                self.cw = self.mw;
+                self.cl = None;
+            }
+            return None;
+        }
+        let skip = |cw: i32, di: i32| -> i32 {
+            // `cw` lowered in steps of `di` to at most `top` (never below `top - di + 1`).
+            if cw > top && di > 0 {
+                cw - ((cw - top) as i64 + di as i64 - 1) as i32 / di * di
+            } else {
+                cw
+            }
+        };
         let mut pos = last;
         let mut stop: Option<usize> = None;
         let mut last_pass = false;
@@ -85,13 +118,14 @@ impl WrrState {
                 }
             }
             pos = None;
-            self.cw = self.cw.wrapping_sub(self.di);
+            self.cw = skip(self.cw.wrapping_sub(self.di), self.di);
             if self.cw <= 0 {
                 self.cw = self.mw;
                 if last_pass || last.is_none() {
                     self.cl = None;
                     return None;
                 }
+                self.cw = skip(self.mw, self.di);
                 restarted = true;
             }
             last_pass = self.cw <= self.di;
@@ -109,6 +143,94 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::vec::Vec;
+
+    /// ip_vs_wrr_schedule as ip_vs has it (every pass walked): the reference for `schedule`.
+    fn schedule_ref<D: Dest>(s: &mut WrrState, dests: &[D]) -> Option<usize> {
+        if s.mw == 0 {
+            return None;
+        }
+        let n = dests.len();
+        let last = s.cl.filter(|&c| c < n);
+        let mut pos = last;
+        let mut stop: Option<usize> = None;
+        let mut last_pass = false;
+        let mut restarted = false;
+        loop {
+            let start = pos.map_or(0, |p| p + 1);
+            for (i, d) in dests.iter().enumerate().skip(start) {
+                if !d.overloaded() && d.weight() >= s.cw {
+                    s.cl = Some(i);
+                    return Some(i);
+                }
+                if stop == Some(i) {
+                    s.cl = Some(i);
+                    return None;
+                }
+            }
+            pos = None;
+            s.cw = s.cw.wrapping_sub(s.di);
+            if s.cw <= 0 {
+                s.cw = s.mw;
+                if last_pass || last.is_none() {
+                    s.cl = None;
+                    return None;
+                }
+                restarted = true;
+            }
+            last_pass = s.cw <= s.di;
+            if last_pass && restarted && last.is_some() {
+                stop = last;
+            }
+        }
+    }
+
+    proptest! {
+        /// Same picks and state as ip_vs's loop, whatever the weights, overload flags and
+        /// changes in between.
+        #[test]
+        fn same_as_ip_vs(
+            dests in proptest::collection::vec((0usize..9, any::<bool>()), 1..6),
+            steps in proptest::collection::vec((0usize..6, 0usize..9, any::<bool>(), 0u8..4), 1..60),
+        ) {
+            const W: [i32; 9] = [0, 1, 2, 3, 4, 6, 9, 12, 30];
+            let mut d: Vec<DestInfo> = dests.iter().map(|&(w, o)| {
+                let mut x = DestInfo::with_weight(W[w]);
+                x.overloaded = o;
+                x
+            }).collect();
+            let mut a = WrrState::new(&d);
+            let mut b = a;
+            for (i, w, o, op) in steps {
+                let i = i % d.len();
+                match op {
+                    0 => d[i].overloaded = o,
+                    1 => {
+                        d[i].weight = W[w];
+                        a.dest_changed(&d);
+                        b = a;
+                    }
+                    _ => {}
+                }
+                let ra = a.schedule(&d);
+                let rb = schedule_ref(&mut b, &d);
+                prop_assert_eq!(ra, rb);
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn huge_weight_overloaded_is_quick() {
+        // ip_vs would walk ~2^31 passes per call here.
+        let mut d = ws(&[i32::MAX, 1]);
+        d[0].overloaded = true;
+        let mut s = WrrState::new(&d);
+        for _ in 0..1000 {
+            assert_eq!(s.schedule(&d), Some(1));
+        }
+        d[1].overloaded = true;
+        assert_eq!(s.schedule(&d), None);
+    }
 
     fn ws(w: &[i32]) -> Vec<DestInfo> {
         w.iter().map(|&w| DestInfo::with_weight(w)).collect()
