@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 
 use crate::args::{self, fmt, optc, Cmd, CommandEntry, Exit, Parsed};
-use crate::client::{ipvs_strerror, Backend, Func, Request};
+use crate::client::{ipvs_strerror, Backend, Func, Request, DRAIN_NEEDS_FVS};
 use crate::format::{self, Names};
 use crate::json;
 use crate::model::{Info, Service, ServiceEntry};
@@ -32,6 +32,8 @@ pub struct Runner<'a> {
     pub info: Info,
     /// libipvs' `ipvs_func`: which function last ran, for `ipvs_strerror()`.
     pub last_func: Func,
+    /// Whether a `--json` listing (an extension) was asked for: its failures are reported.
+    pub json: bool,
 }
 
 impl<'a> Runner<'a> {
@@ -49,6 +51,7 @@ impl<'a> Runner<'a> {
             err,
             info,
             last_func: Func::Init,
+            json: false,
         }
     }
 
@@ -89,10 +92,20 @@ impl<'a> Runner<'a> {
             }
             _ => {
                 let req = request_of(&ce).expect("state-changing command");
+                if self.refuses(&req) {
+                    let _ = writeln!(self.err, "{DRAIN_NEEDS_FVS}");
+                    return Flow::Exit(2);
+                }
                 let r = self.execute_batch(&[req]);
                 Flow::Continue(r)
             }
         }
+    }
+
+    /// Whether a request must not be sent to this backend: `--drain` only goes to fvs.ko (the
+    /// kernel's ip_vs would ignore the unknown attribute and remove the server at once).
+    fn refuses(&self, req: &Request) -> bool {
+        req.drain().is_some() && !self.backend.is_fvs()
     }
 
     /// Runs requests in one batch; prints errors in order; returns the last one's result.
@@ -133,8 +146,12 @@ impl<'a> Runner<'a> {
             }
             if let Parsed::Run(ce) = args::parse(&words) {
                 if let Some(req) = request_of(&ce) {
-                    pending.push(req);
-                    continue;
+                    // A refused request goes the way of other errors: flush, then process()
+                    // reports it and stops.
+                    if !self.refuses(&req) {
+                        pending.push(req);
+                        continue;
+                    }
                 }
             }
             if !pending.is_empty() {
@@ -154,6 +171,9 @@ impl<'a> Runner<'a> {
     }
 
     fn list(&mut self, ce: &CommandEntry) -> Flow {
+        if ce.format & fmt::JSON != 0 {
+            self.json = true;
+        }
         if ce.has(optc::CONNECTION) {
             self.list_conn(ce.format)
         } else if ce.has(optc::SERVICE) {
@@ -258,7 +278,13 @@ impl<'a> Runner<'a> {
                 let _ = self.out.write_all(s.as_bytes());
                 Flow::Continue(0)
             }
-            Err(_) => Flow::Exit(1),
+            // ipvsadm exits silently; the JSON listing (an extension) says why.
+            Err(e) => {
+                if format & fmt::JSON != 0 {
+                    self.errmsg(e);
+                }
+                Flow::Exit(1)
+            }
         }
     }
 
@@ -274,7 +300,13 @@ impl<'a> Runner<'a> {
                 let _ = self.out.write_all(s.as_bytes());
                 Flow::Continue(0)
             }
-            Err(_) => Flow::Exit(1),
+            // ipvsadm exits silently; the JSON listing (an extension) says why.
+            Err(e) => {
+                if format & fmt::JSON != 0 {
+                    self.errmsg(e);
+                }
+                Flow::Exit(1)
+            }
         }
     }
 

@@ -103,11 +103,14 @@ pub mod optc {
     pub const TUN_REMCSUM: u32 = 33;
     /// Extension: `--json` (not in ipvsadm's table; only legal with `-L`).
     pub const JSON: u32 = 34;
+    /// Extension: `--drain SECONDS` (not in ipvsadm's table; only legal with `-d`).
+    pub const DRAIN: u32 = 35;
 }
 
 const NUMBER_OF_OPT: usize = 34;
 
-const OPT_NAMES: [&str; NUMBER_OF_OPT + 1] = [
+/// Option names: ipvsadm's `NUMBER_OF_OPT` columns, then the extension options.
+const OPT_NAMES: [&str; NUMBER_OF_OPT + 2] = [
     "numeric",
     "connection",
     "service-address",
@@ -143,7 +146,14 @@ const OPT_NAMES: [&str; NUMBER_OF_OPT + 1] = [
     "tun-csum",
     "tun-remcsum",
     "json",
+    "drain",
 ];
+
+/// Extension options (not in `commands_v_options`) and the one command each is legal with.
+const EXTENSION_OPTS: [(u32, Cmd); 2] = [(optc::JSON, Cmd::List), (optc::DRAIN, Cmd::DelDest)];
+
+/// Upper bound of `--drain SECONDS` (the attribute is a u32; 0 is not a drain).
+pub const MAX_DRAIN: i64 = u32::MAX as i64;
 
 /// `commands_v_options`: one row per command, one column per option.
 /// '+' compulsory, 'x' illegal, '1' exclusive, ' ' optional.
@@ -252,6 +262,7 @@ enum Tag {
     TunCsum,
     TunRemcsum,
     Json,
+    Drain,
 }
 
 const fn o(long: &'static str, short: Option<char>, arg: ArgKind, tag: Tag) -> OptDef<Tag> {
@@ -326,6 +337,7 @@ const OPTIONS: &[OptDef<Tag>] = &[
     o("tun-csum", None, N, Tag::TunCsum),
     o("tun-remcsum", None, N, Tag::TunRemcsum),
     o("json", None, N, Tag::Json),
+    o("drain", None, R, Tag::Drain),
 ];
 
 /// Names of every long option, for shell completion.
@@ -955,6 +967,14 @@ fn parse_inner(argv: &[String]) -> Result<CommandEntry, Exit> {
                 set_option(&mut options, optc::JSON)?;
                 format |= fmt::JSON;
             }
+            Tag::Drain => {
+                set_option(&mut options, optc::DRAIN)?;
+                dest.drain = Some(
+                    resolve::string_to_number(a_str, 1, MAX_DRAIN)
+                        .ok_or_else(|| Exit::fail(2, "illegal drain time specified"))?
+                        as u32,
+                );
+            }
             _ => {
                 return Err(Exit::fail(
                     2,
@@ -1046,16 +1066,18 @@ fn generic_opt_check(cmd: Cmd, options: u64) -> Result<(), Exit> {
             }
         }
     }
-    // Extension options are only legal with -L.
-    if options & bit(optc::JSON) != 0 && cmd != Cmd::List {
-        return Err(Exit::fail(
-            2,
-            format!(
-                "Illegal '{}' option with the '{}' command",
-                OPT_NAMES[optc::JSON as usize],
-                cmd.name()
-            ),
-        ));
+    // Each extension option is legal with one command only.
+    for (opt, only) in EXTENSION_OPTS {
+        if options & bit(opt) != 0 && cmd != only {
+            return Err(Exit::fail(
+                2,
+                format!(
+                    "Illegal '{}' option with the '{}' command",
+                    OPT_NAMES[opt as usize],
+                    cmd.name()
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -1557,6 +1579,71 @@ mod tests {
             (ce.dest.weight, ce.dest.u_threshold, ce.dest.l_threshold),
             (1, 10, 5)
         );
+    }
+
+    #[test]
+    fn drain_option() {
+        let ce = run("-d -t 10.0.0.1:80 -r 10.0.0.2 --drain 20").unwrap();
+        assert_eq!(ce.cmd, Cmd::DelDest);
+        assert!(ce.has(optc::DRAIN));
+        assert_eq!(ce.dest.drain, Some(20));
+        assert_eq!(&ce.dest.addr[..4], &[10, 0, 0, 2]);
+        let ce = run("--delete-server --drain=4294967295 -u 10.0.0.1:53 -r 10.0.0.2:53").unwrap();
+        assert_eq!(ce.dest.drain, Some(u32::MAX));
+        let ce = run("-d -f 7 -r 10.0.0.2 --drain 1").unwrap();
+        assert_eq!(ce.dest.drain, Some(1));
+        let ce = run("-d --sctp-service 10.0.0.1:80 -r 10.0.0.2 --drain 5").unwrap();
+        assert_eq!(ce.dest.drain, Some(5));
+        // Without --drain: nothing changes.
+        let ce = run("-d -t 10.0.0.1:80 -r 10.0.0.2").unwrap();
+        assert_eq!(ce.dest.drain, None);
+        assert!(!ce.has(optc::DRAIN));
+
+        for bad in ["0", "-1", "abc", "4294967296", "", "20s", "1.5"] {
+            fails(
+                &format!("-d -t 10.0.0.1:80 -r 10.0.0.2 --drain={bad}"),
+                "illegal drain time specified",
+            );
+        }
+        fails(
+            "-d -t 10.0.0.1:80 -r 10.0.0.2 --drain 5 --drain 6",
+            "multiple 'drain' options specified",
+        );
+        assert_eq!(
+            err("-d -t 10.0.0.1:80 -r 10.0.0.2 --drain"),
+            (SOFT_ERROR, "--drain: missing argument\n".into())
+        );
+        // Only -d takes it; the table's own checks come first.
+        for (cmd, name) in [
+            ("-a -t 10.0.0.1:80 -r 10.0.0.2", "add-server"),
+            ("-e -t 10.0.0.1:80 -r 10.0.0.2", "edit-server"),
+            ("-A -t 10.0.0.1:80", "add-service"),
+            ("-E -t 10.0.0.1:80", "edit-service"),
+            ("-D -t 10.0.0.1:80", "delete-service"),
+            ("-Z -t 10.0.0.1:80", "zero"),
+            ("-L", "list"),
+            ("-S", "save"),
+            ("-C", "flush"),
+            ("-R", "restore"),
+            ("--set 1 2 3", "set"),
+            ("--start-daemon master", "start-daemon"),
+            ("--stop-daemon master", "stop-daemon"),
+        ] {
+            fails(
+                &format!("{cmd} --drain 20"),
+                &format!("Illegal 'drain' option with the '{name}' command"),
+            );
+        }
+        fails(
+            "-d -t 10.0.0.1:80 --drain 20",
+            "You need to supply the 'real-server' option for the 'delete-server' command",
+        );
+        fails(
+            "-a -t 10.0.0.1:80 -r 10.0.0.2 --drain 20 --json",
+            "Illegal 'json' option with the 'add-server' command",
+        );
+        // Not a command word.
+        assert_eq!(err("--drain 20 -d -t 10.0.0.1:80 -r 10.0.0.2").0, 255);
     }
 
     #[test]

@@ -199,6 +199,13 @@ pub fn command() -> Command {
         ))
         .arg(value("weight", Some('w'), "weight", "Real server weight"))
         .arg(value(
+            "drain",
+            None,
+            "seconds",
+            "With -d: stop new connections to the real server and remove it when its \
+             connections end or after SECONDS (fvs.ko extension)",
+        ))
+        .arg(value(
             "u-threshold",
             Some('x'),
             "uthreshold",
@@ -267,32 +274,54 @@ pub fn command() -> Command {
 }
 
 /// Handles `--completions SHELL` and `--man`; returns the exit status, or `None` if `argv` is
-/// not one of these extension invocations.
-pub fn handle_extension(argv: &[String], out: &mut dyn std::io::Write) -> Option<i32> {
-    let first = argv.get(1)?.as_str();
-    match first {
-        "--man" if argv.len() == 2 => {
-            let man = clap_mangen::Man::new(command());
-            Some(if man.render(out).is_ok() { 0 } else { 1 })
+/// not one of these extension invocations. Unlike ipvsadm's own commands, these report a failed
+/// write to `out` (status 1); a wrong command line prints the usage (status 2).
+pub fn handle_extension(
+    argv: &[String],
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> Option<i32> {
+    let text = match argv.get(1)?.as_str() {
+        "--man" => {
+            if argv.len() != 2 {
+                let _ = writeln!(err, "usage: ipvsadm-rs --man");
+                return Some(2);
+            }
+            let mut text = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(command()).render(&mut text) {
+                crate::write_error(err, &e);
+                return Some(1);
+            }
+            text
         }
         "--completions" => {
             use clap_complete::Shell;
             let shell = match argv.get(2).map(String::as_str) {
-                Some("bash") => Shell::Bash,
-                Some("zsh") => Shell::Zsh,
-                Some("fish") => Shell::Fish,
-                Some("elvish") => Shell::Elvish,
-                Some("powershell") => Shell::PowerShell,
+                Some("bash") if argv.len() == 3 => Shell::Bash,
+                Some("zsh") if argv.len() == 3 => Shell::Zsh,
+                Some("fish") if argv.len() == 3 => Shell::Fish,
+                Some("elvish") if argv.len() == 3 => Shell::Elvish,
+                Some("powershell") if argv.len() == 3 => Shell::PowerShell,
                 _ => {
-                    eprintln!("usage: ipvsadm-rs --completions bash|zsh|fish|elvish|powershell");
+                    let _ = writeln!(
+                        err,
+                        "usage: ipvsadm-rs --completions bash|zsh|fish|elvish|powershell"
+                    );
                     return Some(2);
                 }
             };
-            let mut cmd = command();
-            clap_complete::generate(shell, &mut cmd, "ipvsadm-rs", out);
-            Some(0)
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut command(), "ipvsadm-rs", &mut text);
+            text
         }
-        _ => None,
+        _ => return None,
+    };
+    match out.write_all(&text).and_then(|()| out.flush()) {
+        Ok(()) => Some(0),
+        Err(e) => {
+            crate::write_error(err, &e);
+            Some(1)
+        }
     }
 }
 
@@ -316,18 +345,103 @@ mod tests {
         }
     }
 
+    fn argv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// (status, stdout, stderr) of an extension invocation.
+    fn ext(args: &[&str]) -> (Option<i32>, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = handle_extension(&argv(args), &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    /// A writer that fails like /dev/full (optionally only after `room` bytes).
+    struct Full {
+        room: usize,
+    }
+
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn completions_and_man_render() {
-        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let mut out = Vec::new();
+        let (code, out, err) = ext(&["x", "--completions", "bash"]);
+        assert_eq!((code, err.as_str()), (Some(0), ""));
+        assert!(out.contains("--tcp-service"));
+        let (code, out, err) = ext(&["x", "--man"]);
+        assert_eq!((code, err.as_str()), (Some(0), ""));
+        assert!(out.contains(".TH"));
+        assert_eq!(ext(&["x", "-L"]), (None, String::new(), String::new()));
+        assert_eq!(ext(&["x"]), (None, String::new(), String::new()));
+    }
+
+    #[test]
+    fn bad_extension_command_lines_print_the_usage() {
+        let usage = "usage: ipvsadm-rs --completions bash|zsh|fish|elvish|powershell\n";
+        for args in [
+            &["x", "--completions"][..],
+            &["x", "--completions", "tcsh"],
+            &["x", "--completions", "bash", "extra"],
+            &["x", "--completions", "zsh", "-L"],
+        ] {
+            assert_eq!(
+                ext(args),
+                (Some(2), String::new(), usage.into()),
+                "{args:?}"
+            );
+        }
         assert_eq!(
-            handle_extension(&argv(&["x", "--completions", "bash"]), &mut out),
-            Some(0)
+            ext(&["x", "--man", "extra"]),
+            (Some(2), String::new(), "usage: ipvsadm-rs --man\n".into())
         );
-        assert!(String::from_utf8_lossy(&out).contains("--tcp-service"));
-        let mut out = Vec::new();
-        assert_eq!(handle_extension(&argv(&["x", "--man"]), &mut out), Some(0));
-        assert!(String::from_utf8_lossy(&out).contains(".TH"));
-        assert_eq!(handle_extension(&argv(&["x", "-L"]), &mut out), None);
+    }
+
+    #[test]
+    fn failed_writes_are_reported() {
+        let msg = format!(
+            "ipvsadm-rs: write error: {}\n",
+            crate::resolve::strerror(libc::ENOSPC)
+        );
+        for args in [
+            &["x", "--man"][..],
+            &["x", "--completions", "zsh"],
+            &["x", "--completions", "bash"],
+        ] {
+            for room in [0, 100] {
+                let mut err = Vec::new();
+                let code = handle_extension(&argv(args), &mut Full { room }, &mut err);
+                assert_eq!(code, Some(1), "{args:?}");
+                assert_eq!(String::from_utf8(err).unwrap(), msg, "{args:?}");
+            }
+        }
+        // A failing stderr is ignored, never a panic.
+        let code = handle_extension(
+            &argv(&["x", "--completions"]),
+            &mut Vec::new(),
+            &mut Full { room: 0 },
+        );
+        assert_eq!(code, Some(2));
+        let code = handle_extension(
+            &argv(&["x", "--man"]),
+            &mut Full { room: 0 },
+            &mut Full { room: 0 },
+        );
+        assert_eq!(code, Some(1));
     }
 }

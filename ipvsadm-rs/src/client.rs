@@ -88,6 +88,37 @@ impl Request {
             Request::Flush => return None,
         })
     }
+
+    /// The `--drain` seconds of a DEL_DEST (an fvs.ko extension), if any.
+    pub fn drain(&self) -> Option<u32> {
+        match self {
+            Request::DelDest(_, d) => d.drain,
+            _ => None,
+        }
+    }
+}
+
+/// The message printed when `--drain` is asked of a backend that is not fvs.ko.
+pub const DRAIN_NEEDS_FVS: &str =
+    "ipvsadm-rs: --drain needs fvs.ko: the kernel's ip_vs has no draining";
+
+/// Whether fvs.ko answers on a family of flavour `flavor`, given fvs's sysfs module directory
+/// (`/sys/module/fvs`): always for "FVS"; for "IPVS" when fvs.ko is loaded (it takes "IPVS"
+/// only with compat=1, and is refused while ip_vs holds it) — unless its `compat` parameter is
+/// visible and says it was loaded without compat.
+pub fn fvs_answers(flavor: Flavor, module_dir: &std::path::Path) -> bool {
+    match flavor {
+        Flavor::Fvs => true,
+        Flavor::Ipvs => {
+            if !module_dir.is_dir() {
+                return false;
+            }
+            match std::fs::read_to_string(module_dir.join("parameters/compat")) {
+                Ok(v) => !matches!(v.trim(), "0" | "N" | "n"),
+                Err(_) => true,
+            }
+        }
+    }
 }
 
 /// `ipvs_strerror()`.
@@ -150,6 +181,10 @@ pub fn ipvs_strerror(func: Func, err: i32) -> String {
 /// What the program needs from an IPVS implementation. Errors are positive errno values.
 pub trait Backend {
     fn flavor(&self) -> Flavor;
+    /// Whether the implementation is fvs.ko (which knows fvs's extensions, e.g. `--drain`).
+    fn is_fvs(&self) -> bool {
+        fvs_answers(self.flavor(), std::path::Path::new("/sys/module/fvs"))
+    }
     fn info(&mut self) -> Result<Info, i32>;
     fn services(&mut self) -> Result<Vec<ServiceEntry>, i32>;
     fn service(&mut self, key: &Service) -> Result<ServiceEntry, i32>;
@@ -187,7 +222,7 @@ pub fn put_service(m: &mut Message, s: &Service) {
     m.end_nest();
 }
 
-/// `ipvs_nl_fill_dest_attr()`.
+/// `ipvs_nl_fill_dest_attr()`, plus `dest_attr::FVS_DRAIN` for `--drain`.
 pub fn put_dest(m: &mut Message, d: &Dest) {
     m.begin_nest(cmd_attr::DEST);
     m.put_u16(dest_attr::ADDR_FAMILY, d.af);
@@ -203,6 +238,10 @@ pub fn put_dest(m: &mut Message, d: &Dest) {
     m.put_u16(dest_attr::TUN_FLAGS, d.tun_flags);
     m.put_u32(dest_attr::U_THRESH, d.u_threshold);
     m.put_u32(dest_attr::L_THRESH, d.l_threshold);
+    // fvs extension, after everything libipvs sends: only present with `--drain`.
+    if let Some(secs) = d.drain {
+        m.put_u32(dest_attr::FVS_DRAIN, secs);
+    }
     m.end_nest();
 }
 
@@ -430,7 +469,8 @@ pub fn decode_service(body: &[u8]) -> Option<ServiceEntry> {
     Some(e)
 }
 
-/// `ipvs_dests_parse_cb()` on one genetlink message body.
+/// `ipvs_dests_parse_cb()` on one genetlink message body. Unknown attribute types are
+/// ignored; fvs's `FVS_DRAIN` fills `drain_left`.
 pub fn decode_dest(body: &[u8], svc_af: u16) -> Option<DestEntry> {
     let top = Attrs::parse_genl(body);
     let a = top.nested(cmd_attr::DEST)?;
@@ -463,6 +503,8 @@ pub fn decode_dest(body: &[u8], svc_af: u16) -> Option<DestEntry> {
         tun_port: be16(&a, dest_attr::TUN_PORT).unwrap_or(0),
         tun_flags: a.u16(dest_attr::TUN_FLAGS).unwrap_or(0),
         stats: stats_of(&a, dest_attr::STATS64, dest_attr::STATS)?,
+        // fvs extension: seconds left of a draining server (absent otherwise, and from ip_vs).
+        drain_left: a.u32(dest_attr::FVS_DRAIN),
     })
 }
 
@@ -867,6 +909,138 @@ mod tests {
             ("sh", 9, 30, 64)
         );
         assert_eq!(e.pe_name, "sip");
+    }
+
+    fn del_dest(drain: Option<u32>) -> Request {
+        let s = Service {
+            af: 2,
+            protocol: 6,
+            addr: v4([10, 0, 0, 1]),
+            port: 80,
+            ..Service::default()
+        };
+        let d = Dest {
+            af: 2,
+            addr: v4([10, 0, 0, 2]),
+            port: 80,
+            drain,
+            ..Dest::default()
+        };
+        Request::DelDest(s, d)
+    }
+
+    #[test]
+    fn del_dest_with_drain_carries_fvs_drain_in_the_dest_nest() {
+        let plain = encode_request(0x20, &del_dest(None)).finish(1);
+        let drain = encode_request(0x20, &del_dest(Some(20))).finish(1);
+        assert_eq!(drain[16], cmd::DEL_DEST);
+        let top = Attrs::parse_genl(&drain[16..]);
+        let d = top.nested(cmd_attr::DEST).unwrap();
+        assert_eq!(d.get(dest_attr::FVS_DRAIN), Some(&20u32.to_ne_bytes()[..]));
+        assert_eq!(d.u32(dest_attr::FVS_DRAIN), Some(20));
+        assert_eq!(d.u32(dest_attr::WEIGHT), Some(1));
+        // Not at the top level, and not in the service nest.
+        assert!(!top.has(dest_attr::FVS_DRAIN));
+        assert!(!top
+            .nested(cmd_attr::SERVICE)
+            .unwrap()
+            .has(dest_attr::FVS_DRAIN));
+        // Exactly libipvs' message with one u32 attribute (type 32) appended to the dest nest,
+        // which is the last attribute.
+        let mut expect = plain.clone();
+        expect.extend_from_slice(&[8, 0, 32, 0]);
+        expect.extend_from_slice(&20u32.to_ne_bytes());
+        let len = expect.len() as u32;
+        expect[0..4].copy_from_slice(&len.to_ne_bytes());
+        let p = Attrs::parse_genl(&plain[16..]);
+        let nest_off = plain.len() - p.get(cmd_attr::DEST).unwrap().len() - 4;
+        let nest_len = u16::from_ne_bytes([plain[nest_off], plain[nest_off + 1]]) + 8;
+        expect[nest_off..nest_off + 2].copy_from_slice(&nest_len.to_ne_bytes());
+        assert_eq!(hex(&drain), hex(&expect));
+        // Without --drain: no attribute 32 at all.
+        let top = Attrs::parse_genl(&plain[16..]);
+        assert!(!top
+            .nested(cmd_attr::DEST)
+            .unwrap()
+            .has(dest_attr::FVS_DRAIN));
+        assert_eq!(
+            encode_request(0x20, &del_dest(Some(u32::MAX)))
+                .finish(1)
+                .len(),
+            plain.len() + 8
+        );
+        assert_eq!(del_dest(Some(7)).drain(), Some(7));
+        assert_eq!(del_dest(None).drain(), None);
+        assert_eq!(del_dest(Some(7)).func(), Some(Func::DelDest));
+    }
+
+    /// A GET_DEST dump reply body as ip_vs (and fvs) build it, with extra attributes.
+    fn dest_reply(extra: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut m = Message::new(0x20, 0, cmd::NEW_DEST, 1);
+        m.begin_nest(cmd_attr::DEST);
+        m.put(dest_attr::ADDR, &v4([10, 0, 0, 2]));
+        m.put(dest_attr::PORT, &80u16.to_be_bytes());
+        m.put_u32(dest_attr::FWD_METHOD, 0);
+        m.put_u32(dest_attr::WEIGHT, 0);
+        m.put_u8(dest_attr::TUN_TYPE, 0);
+        m.put(dest_attr::TUN_PORT, &0u16.to_be_bytes());
+        m.put_u16(dest_attr::TUN_FLAGS, 0);
+        m.put_u32(dest_attr::U_THRESH, 0);
+        m.put_u32(dest_attr::L_THRESH, 0);
+        m.put_u32(dest_attr::ACTIVE_CONNS, 3);
+        m.put_u32(dest_attr::INACT_CONNS, 1);
+        m.put_u32(dest_attr::PERSIST_CONNS, 0);
+        m.put_u16(dest_attr::ADDR_FAMILY, 2);
+        for (ty, data) in extra {
+            m.put(*ty, data);
+        }
+        m.end_nest();
+        m.finish(1)[16..].to_vec()
+    }
+
+    #[test]
+    fn dest_dump_with_fvs_drain() {
+        let e = decode_dest(&dest_reply(&[]), 2).unwrap();
+        assert_eq!(e.drain_left, None);
+        assert_eq!((e.weight, e.activeconns, e.inactconns), (0, 3, 1));
+        let e = decode_dest(
+            &dest_reply(&[(dest_attr::FVS_DRAIN, &17u32.to_ne_bytes())]),
+            2,
+        )
+        .unwrap();
+        assert_eq!(e.drain_left, Some(17));
+        assert_eq!(&e.addr[..4], &[10, 0, 0, 2]);
+        assert_eq!((e.port, e.activeconns), (80, 3));
+        // Unknown and malformed attributes are ignored, never a panic.
+        let e = decode_dest(
+            &dest_reply(&[
+                (31, &[1]),
+                (dest_attr::FVS_DRAIN, &[1, 2]),
+                (33, &[0; 12]),
+                (0x3fff, &[]),
+            ]),
+            2,
+        )
+        .unwrap();
+        assert_eq!(e.drain_left, None);
+        assert_eq!(e.activeconns, 3);
+    }
+
+    #[test]
+    fn fvs_detection() {
+        let dir = std::env::temp_dir().join(format!("ipvsadm-rs-fvs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let module = dir.join("fvs");
+        assert!(fvs_answers(Flavor::Fvs, &module));
+        assert!(!fvs_answers(Flavor::Ipvs, &module));
+        std::fs::create_dir_all(module.join("parameters")).unwrap();
+        assert!(fvs_answers(Flavor::Ipvs, &module));
+        std::fs::write(module.join("parameters/compat"), "1\n").unwrap();
+        assert!(fvs_answers(Flavor::Ipvs, &module));
+        std::fs::write(module.join("parameters/compat"), "0\n").unwrap();
+        assert!(!fvs_answers(Flavor::Ipvs, &module));
+        assert!(fvs_answers(Flavor::Fvs, &module));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

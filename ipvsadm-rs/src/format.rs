@@ -369,6 +369,8 @@ fn tunnel_rule(svc_name: &str, dname: &str, e: &DestEntry) -> String {
 }
 
 /// `print_service_entry()`: the service line and its real servers (sorted unless NOSORT).
+/// Extension: in listings (not in rules), the line of a draining real server (fvs.ko) ends in
+/// ` draining NNs`; `-S` saves it as ipvsadm would (with the weight the kernel reports).
 pub fn service_entry(
     se: &ServiceEntry,
     dests: &[DestEntry],
@@ -498,6 +500,13 @@ pub fn service_entry(
                 e.activeconns,
                 e.inactconns
             ));
+        }
+        if format & fmt::RULE == 0 {
+            if let Some(left) = e.drain_left {
+                // fvs extension: a draining server's line ends in " draining NNs".
+                out.pop();
+                out.push_str(&format!(" draining {left}s\n"));
+            }
         }
     }
     out
@@ -870,6 +879,74 @@ mod tests {
             service_entry(&s, &[d], 0, &Long),
             "TCP  a-very-long-host-name.exampl wlc\n\
              \x20 -> a-very-long-host-name.exampl Masq    1      0          0         \n"
+        );
+    }
+
+    #[test]
+    fn draining_dest_lines() {
+        let s = svc([10, 0, 0, 1], 80, IPPROTO_TCP, "rr");
+        let mut d = dest([192, 168, 1, 10], 80, conn_flags::MASQ, 0);
+        d.activeconns = 3;
+        d.drain_left = Some(17);
+        let plain = dest([192, 168, 1, 11], 80, conn_flags::MASQ, 1);
+        let lines = |format: u32| -> Vec<String> {
+            service_entry(&s, &[d.clone(), plain.clone()], format, &NoNames)
+                .lines()
+                .map(String::from)
+                .collect()
+        };
+        // The listing line of ipvsadm, then " draining NNs"; other lines unchanged.
+        let l = lines(fmt::NUMERIC);
+        assert_eq!(
+            l[1],
+            "  -> 192.168.1.10:80              Masq    0      3          0          draining 17s"
+        );
+        assert_eq!(
+            l[2],
+            "  -> 192.168.1.11:80              Masq    1      0          0         "
+        );
+        let mut undrained = d.clone();
+        undrained.drain_left = None;
+        for format in [
+            0,
+            fmt::NUMERIC,
+            fmt::NUMERIC | fmt::STATS,
+            fmt::NUMERIC | fmt::STATS | fmt::EXACT,
+            fmt::NUMERIC | fmt::RATE,
+            fmt::NUMERIC | fmt::RATE | fmt::EXACT,
+            fmt::NUMERIC | fmt::THRESHOLDS,
+            fmt::NUMERIC | fmt::PERSISTENTCONN,
+            fmt::NUMERIC | fmt::TUN_INFO,
+            fmt::NUMERIC | fmt::EXACT,
+            fmt::NUMERIC | fmt::NOSORT,
+        ] {
+            let with = service_entry(&s, &[d.clone(), plain.clone()], format, &NoNames);
+            let without = service_entry(&s, &[undrained.clone(), plain.clone()], format, &NoNames);
+            let w: Vec<&str> = with.split_inclusive('\n').collect();
+            let wo: Vec<&str> = without.split_inclusive('\n').collect();
+            assert_eq!(w.len(), 3, "format {format:#x}");
+            assert_eq!(w[0], wo[0]);
+            assert_eq!(
+                w[1],
+                format!("{} draining 17s\n", wo[1].trim_end_matches('\n'))
+            );
+            assert_eq!(w[2], wo[2]);
+        }
+        // -S saves a draining server like any other (with the weight the kernel reports).
+        assert_eq!(
+            service_entry(&s, &[d.clone()], fmt::RULE | fmt::NUMERIC, &NoNames),
+            "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 192.168.1.10:80 -m -w 0\n"
+        );
+        let mut t = d.clone();
+        t.conn_flags = conn_flags::TUNNEL;
+        t.drain_left = Some(4294967295);
+        assert_eq!(
+            service_entry(&s, &[t.clone()], fmt::NUMERIC | fmt::TUN_INFO, &NoNames),
+            "TCP  10.0.0.1:80 rr\n  -> 192.168.1.10:80              Tunnel  ipip          0      3          0          draining 4294967295s\n"
+        );
+        assert_eq!(
+            service_entry(&s, &[t], fmt::RULE | fmt::NUMERIC, &NoNames),
+            "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 192.168.1.10:80 -i -w 0 --tun-type ipip\n"
         );
     }
 

@@ -57,6 +57,10 @@ fn dest(d: &DestEntry) -> Value {
     m.insert("active_conns".into(), json!(d.activeconns));
     m.insert("inactive_conns".into(), json!(d.inactconns));
     m.insert("persistent_conns".into(), json!(d.persistconns));
+    if let Some(left) = d.drain_left {
+        // fvs extension: seconds left of a draining server (absent when not draining).
+        m.insert("drain_left".into(), json!(left));
+    }
     if d.conn_flags & fvs_uapi::conn_flags::FWD_MASK == fvs_uapi::conn_flags::TUNNEL {
         let ty = ["ipip", "gue", "gre"]
             .get(d.tun_type as usize)
@@ -247,6 +251,40 @@ mod tests {
         assert_eq!(v["services"][0]["stats"]["conns"], 7);
         assert_eq!(v["services"][0]["destinations"][0]["forward"], "Masq");
         assert_eq!(v["services"][0]["destinations"][0]["weight"], 3);
+        assert!(v["services"][0]["destinations"][0]
+            .get("drain_left")
+            .is_none());
+    }
+
+    #[test]
+    fn json_draining_dest() {
+        let se = ServiceEntry {
+            af: 2,
+            protocol: 6,
+            addr: v4([10, 0, 0, 1]),
+            port: 80,
+            sched_name: "rr".into(),
+            netmask: 0xffff_ffff,
+            ..Default::default()
+        };
+        let d = DestEntry {
+            af: 2,
+            addr: v4([10, 0, 0, 2]),
+            port: 80,
+            drain_left: Some(17),
+            ..Default::default()
+        };
+        let e = DestEntry {
+            addr: v4([10, 0, 0, 3]),
+            drain_left: None,
+            ..d.clone()
+        };
+        let v: Value =
+            serde_json::from_str(&services(None, &[(se, vec![d, e])], fmt::NOSORT)).unwrap();
+        assert_eq!(v["services"][0]["destinations"][0]["drain_left"], 17);
+        assert!(v["services"][0]["destinations"][1]
+            .get("drain_left")
+            .is_none());
     }
 
     #[test]

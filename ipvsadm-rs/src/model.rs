@@ -86,6 +86,9 @@ pub struct Dest {
     pub tun_type: u8,
     pub tun_port: u16,
     pub tun_flags: u16,
+    /// Extension (`-d ... --drain SECONDS`, fvs.ko only): drain the real server for up to this
+    /// many seconds instead of removing it at once; sent as `dest_attr::FVS_DRAIN`.
+    pub drain: Option<u32>,
 }
 
 impl Default for Dest {
@@ -101,6 +104,7 @@ impl Default for Dest {
             tun_type: 0,
             tun_port: 0,
             tun_flags: 0,
+            drain: None,
         }
     }
 }
@@ -193,6 +197,9 @@ pub struct DestEntry {
     pub tun_port: u16,
     pub tun_flags: u16,
     pub stats: Stats,
+    /// fvs.ko extension: seconds left of a draining real server (`dest_attr::FVS_DRAIN` in the
+    /// GET_DEST dump); `None` when it is not draining or the kernel does not report it.
+    pub drain_left: Option<u32>,
 }
 
 /// GET_INFO reply.

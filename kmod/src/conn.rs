@@ -190,6 +190,20 @@ impl Conn {
         self.flags() & conn_flags::FWD_MASK == conn_flags::MASQ
     }
 
+    /// The connection is over though its entry remains: TCP TIME_WAIT or CLOSE, SCTP CLOSED.
+    /// (A UDP or other entry stands for a flow until it expires.)
+    pub(crate) fn ended(&self) -> bool {
+        use crate::corelib::proto::{sctp, tcp};
+        let s = self.state() as usize;
+        match self.key.protocol {
+            crate::corelib::parse::IPPROTO_TCP => {
+                matches!(tcp::STATES.get(s), Some(tcp::State::TimeWait | tcp::State::Close))
+            }
+            crate::corelib::parse::IPPROTO_SCTP => sctp::STATES.get(s) == Some(&sctp::State::Closed),
+            _ => false,
+        }
+    }
+
     pub(crate) fn is_template(&self) -> bool {
         self.flags() & F_TEMPLATE != 0
     }
@@ -496,5 +510,27 @@ impl ConnTable {
     /// The entries of one bucket, under RCU, until `f` returns false.
     pub(crate) fn for_each_in(&self, g: &RcuGuard, bucket: usize, mut f: impl FnMut(&Conn) -> bool) {
         self.t.find(g, bucket, |c| !f(c));
+    }
+
+    /// Whether a real server still carries a connection that has not ended (a draining server
+    /// may go once none does): an active one, or an inactive entry that is not a template and
+    /// not in a closed state (`Conn::ended`). Walks the table only when the counters cannot
+    /// tell, one bucket per RCU section.
+    pub(crate) fn serves(&self, d: &Arc<Dest>) -> bool {
+        if d.activeconns.load(Relaxed) > 0 {
+            return true;
+        }
+        if d.inactconns.load(Relaxed) <= 0 {
+            return false;
+        }
+        (0..self.buckets()).any(|b| {
+            let g = RcuGuard::new();
+            let mut found = false;
+            self.for_each_in(&g, b, |c| {
+                found = !c.is_template() && Arc::ptr_eq(&c.dest, d) && !c.ended();
+                !found
+            });
+            found
+        })
     }
 }

@@ -631,7 +631,9 @@ fn is_new_conn(p: &Pkt) -> bool {
 
 /// `is_new_conn_expected`: the old connection on this client port is over (TCP TIME_WAIT or
 /// CLOSE, or with bit 1 of conn_reuse_mode FIN_WAIT without output; SCTP CLOSED), and not
-/// controlled by a persistence template.
+/// controlled by a persistence template. fvs adds bit 2 (on by default, conn_reuse_mode 5):
+/// a TCP connection in any closing state (FIN_WAIT, CLOSE_WAIT, LAST_ACK) is over too — the
+/// client would not send a SYN from that port unless its side of the old connection is gone.
 fn new_conn_expected(g: &RcuGuard, c: &Conn, reuse: i32) -> bool {
     if c.is_controlled(g) {
         return false;
@@ -640,6 +642,7 @@ fn new_conn_expected(g: &RcuGuard, c: &Conn, reuse: i32) -> bool {
     match c.key.protocol {
         IPPROTO_TCP => match tcp::STATES.get(s) {
             Some(tcp::State::TimeWait | tcp::State::Close) => true,
+            Some(tcp::State::FinWait | tcp::State::CloseWait | tcp::State::LastAck) if reuse & 4 != 0 => true,
             Some(tcp::State::FinWait) => reuse & 2 != 0 && c.flags() & NOOUTPUT != 0,
             _ => false,
         },
@@ -657,9 +660,10 @@ fn sched_env(st: &NetState) -> crate::sched::Env {
 }
 
 /// `ip_vs_check_template`: a template leads to a real server that is still configured (and,
-/// with expire_quiescent_template, whose weight is not 0).
+/// with expire_quiescent_template, whose weight is not 0), and is not draining.
 fn template_ok(st: &NetState, t: &Conn) -> bool {
     if t.dest.available.load(Relaxed)
+        && !t.dest.draining()
         && !(Sysctls::on(&st.sysctl.expire_quiescent_template) && t.dest.conf().weight == 0)
     {
         return true;

@@ -10,7 +10,7 @@ use crate::uapi;
 use crate::{ctl, hooks};
 use core::pin::Pin;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
-use kernel::alloc::KBox;
+use kernel::alloc::{KBox, KVec};
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, SpinLock};
 use crate::sys::rcu::RcuGuard;
@@ -74,12 +74,17 @@ pub(crate) struct NetState {
     /// Real servers were removed while expire_nodest_conn is on: their connections go with
     /// the next run of the work (`ip_vs_enqueue_expire_nodest_conns`).
     nodest_pending: AtomicBool,
+    /// Some real server is draining: the work checks every second whether it can go.
+    drain_pending: AtomicBool,
 }
 
 impl crate::sys::work::WorkOwner for NetState {
     fn work_run(&self) {
         if self.nodest_pending.swap(false, Relaxed) {
             self.expire_nodest_flush();
+        }
+        if self.drain_pending.load(Relaxed) {
+            self.drain_run();
         }
         self.defense.run(self);
         self.defense.work.rearm(crate::sys::hz() as u64);
@@ -170,6 +175,7 @@ impl PernetState for NetState {
                 sysctl: crate::sysctl::Sysctls::new(),
                 defense: crate::defense::Defense::new(),
                 nodest_pending: AtomicBool::new(false),
+                drain_pending: AtomicBool::new(false),
                 conn_out_svcs: AtomicU32::new(0),
                 bypass_dest,
             }),
@@ -225,6 +231,41 @@ impl NetState {
     pub(crate) fn expire_nodest_later(&self) {
         if crate::sysctl::Sysctls::on(&self.sysctl.expire_nodest_conn) {
             self.nodest_pending.store(true, Relaxed);
+        }
+    }
+
+    /// A real server started draining: the work looks at it from the next second on.
+    pub(crate) fn drain_later(&self) {
+        self.drain_pending.store(true, Relaxed);
+    }
+
+    /// Removes the draining real servers whose time is up or whose connections have all
+    /// ended (process context, once a second while any is draining).
+    fn drain_run(&self) {
+        let now = crate::sys::bh::jiffies();
+        let g = self.ctl.lock();
+        let w = g.writer();
+        // Cleared under the lock that `drain_later`'s callers hold: a drain started from now
+        // on sets it again.
+        self.drain_pending.store(false, Relaxed);
+        let mut done = KVec::new();
+        let mut left = false;
+        for s in self.rules.iter_w(w) {
+            for d in s.dests.iter_w(w).filter(|d| d.draining()) {
+                let up = now.wrapping_sub(d.drain_until()) as i64 >= 0;
+                if (up || !self.conns.serves(d)) && done.push((s.clone(), d.clone()), GFP_KERNEL).is_ok() {
+                    continue;
+                }
+                left = true;
+            }
+        }
+        for (s, d) in &done {
+            // Only a change of the dest itself (an edit ends draining) could have intervened,
+            // and the lock is held: it is still there.
+            let _ = ctl::genl::del_dest(self, w, s, d.af, &d.addr, d.port);
+        }
+        if left {
+            self.drain_pending.store(true, Relaxed);
         }
     }
 

@@ -287,6 +287,9 @@ pub(crate) struct Dest {
     /// `IP_VS_DEST_F_OVERLOAD`: connections reached the upper threshold; no new ones until
     /// they fall below the lower one.
     pub(crate) overloaded: AtomicBool,
+    /// fvs's drain (`ipvsadm-rs -d ... --drain SECONDS`): the jiffies by which the real server
+    /// is removed at the latest; 0 when it is not draining. While draining its weight is 0.
+    drain_until: AtomicU64,
 }
 
 impl Dest {
@@ -311,6 +314,7 @@ impl Dest {
                 stats,
                 available: AtomicBool::new(true),
                 overloaded: AtomicBool::new(false),
+                drain_until: AtomicU64::new(0),
             },
             GFP_KERNEL,
         )?;
@@ -328,6 +332,29 @@ impl Dest {
             tun_port: self.tun_port.load(Relaxed),
             tun_flags: self.tun_flags.load(Relaxed),
         }
+    }
+
+    /// Whether the real server is draining (see `start_drain`).
+    pub(crate) fn draining(&self) -> bool {
+        self.drain_until.load(Relaxed) != 0
+    }
+
+    /// The jiffies by which a draining real server goes (0: not draining).
+    pub(crate) fn drain_until(&self) -> u64 {
+        self.drain_until.load(Relaxed)
+    }
+
+    /// Starts (or restarts) draining for `secs` seconds from `now`: weight 0, so no scheduler
+    /// picks it and its persistence templates are not used again; its connections continue.
+    pub(crate) fn start_drain(&self, now: u64, secs: u32) {
+        self.set_conf(&DestConf { weight: 0, ..self.conf() });
+        let until = now.wrapping_add(secs as u64 * crate::sys::hz() as u64);
+        self.drain_until.store(until.max(1), Relaxed);
+    }
+
+    /// An explicit edit (`-e`) ends draining: the real server keeps the settings it is given.
+    pub(crate) fn stop_drain(&self) {
+        self.drain_until.store(0, Relaxed);
     }
 
     /// Active plus inactive connections (`totalconns`).

@@ -1,5 +1,8 @@
 //! /proc/sys/net/fvs: the per-namespace tunables of ip_vs's /proc/sys/net/ipv4/vs that fvs
-//! implements, with ip_vs's names, defaults and accepted values.
+//! implements, with ip_vs's names and accepted values, and ip_vs's defaults but for three that
+//! fvs changes so that real-server churn does not stall or blackhole clients (see
+//! docs/operator-guide.md, "Real-server churn"): expire_nodest_conn 1 (ip_vs: 0),
+//! expire_quiescent_template 1 (ip_vs: 0), conn_reuse_mode 5 (ip_vs: 1; bit 2 is fvs's).
 
 use crate::sys::net::NetRef;
 use crate::sys::sysctl::{IntVar, SysctlTable};
@@ -11,17 +14,21 @@ static DEFENSE_MODES: [i32; 2] = [0, 3];
 
 /// The values (read lock-free by the packet path).
 pub(crate) struct Sysctls {
-    /// Drop (instead of forwarding) packets of connections whose real server is gone or has
-    /// weight 0, and expire those connections so the client's next packet is scheduled anew.
+    /// Connections whose real server is gone are expired (within a second, and at once when a
+    /// packet of theirs arrives: scheduled anew, or for TCP left to the local stack, which
+    /// answers with a reset), and a SYN to a weight-0 server's old entry is scheduled anew;
+    /// 0: such packets are dropped until the entry times out. fvs default 1 (ip_vs: 0).
     pub(crate) expire_nodest_conn: AtomicI32,
     /// Any TCP packet but a RST (not only a SYN) may start a connection.
     pub(crate) sloppy_tcp: AtomicI32,
     /// Any SCTP packet but an ABORT (not only an INIT) may start an association.
     pub(crate) sloppy_sctp: AtomicI32,
-    /// Persistence templates of a real server with weight 0 are invalidated.
+    /// Persistence templates of a real server with weight 0 are invalidated. fvs default 1
+    /// (ip_vs: 0): weight 0 means no new connections, persistent clients included.
     pub(crate) expire_quiescent_template: AtomicI32,
     /// Bit 0: a new connection from a port whose old connection is in TIME_WAIT/CLOSE (SCTP:
-    /// CLOSED) is scheduled anew; bit 1: also from FIN_WAIT when no output was seen (DR/TUN).
+    /// CLOSED) is scheduled anew; bit 1: also from FIN_WAIT when no output was seen (DR/TUN);
+    /// bit 2 (fvs's): also from any closing TCP state. fvs default 5 (ip_vs: 1).
     pub(crate) conn_reuse_mode: AtomicI32,
     /// Rate estimation on (1) or off (0).
     pub(crate) run_estimation: AtomicI32,
@@ -67,11 +74,11 @@ impl Sysctls {
     pub(crate) fn new() -> Self {
         let day = (24 * 60 * 60 * crate::sys::hz() as u64).min(i32::MAX as u64) as i32;
         Self {
-            expire_nodest_conn: AtomicI32::new(0),
+            expire_nodest_conn: AtomicI32::new(1),
             sloppy_tcp: AtomicI32::new(0),
             sloppy_sctp: AtomicI32::new(0),
-            expire_quiescent_template: AtomicI32::new(0),
-            conn_reuse_mode: AtomicI32::new(1),
+            expire_quiescent_template: AtomicI32::new(1),
+            conn_reuse_mode: AtomicI32::new(5),
             run_estimation: AtomicI32::new(1),
             amemthresh: AtomicI32::new(1024),
             am_droprate: AtomicI32::new(10),

@@ -641,6 +641,9 @@ EOF
     else
         echo "- Kernel log: no WARNING/BUG/Oops/RCU/refcount reports during the run."
     fi
+    # Figures measured by VM tests rather than by this script (real-server churn, tests
+    # 77-79), kept in their own file and carried into the report.
+    if [ -f docs/benchmarks-churn.md ]; then echo; cat docs/benchmarks-churn.md; fi
 } > "$OUT"
 dmesg > "$RAW/dmesg.txt"
 log "report: $OUT; samples: $SAMPLES; $(( (T_END - T_START) / 60 )) min $(( (T_END - T_START) % 60 )) s"

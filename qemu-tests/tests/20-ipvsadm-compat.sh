@@ -316,6 +316,23 @@ foo -L
 -R <restore-errors
 -R <restore-ok
 -Sn
+--stop-daemon foo
+-L --numeric=1
+-Ln=
+-L=n
+-a -t 10.0.0.1:80 -r 192.168.1.22 -y -2
+-a -t 10.0.0.1:80 -r 192.168.1.30:99999 -m
+-a -t 10.0.0.1:80 -r 192.168.1.17 -i --tun-type vxlan
+-A -t 10.0.0.44:80 -p -M 255.255.255.256
+-A -t [2001:db8::1 -s rr
+-A -t [::1] -s rr
+--start-daemon master --mcast-group ::1
+-R <restore-fatal
+-R <restore-lastfail
+-R <restore-nested
+-R <restore-version
+-R <restore-fwmark
+-Sn
 -C
 -Ln
 -h
@@ -343,6 +360,34 @@ cat > "$work/restore-ok" <<'EOF'
 -a -u 10.2.0.1:53 -r 10.2.1.2 -g -w 0
 -A -f 9 -s sh -b sh-port
 -a -f 9 -r 10.2.1.3 -i --tun-type gue --tun-port 7000 --tun-csum -w 2
+EOF
+
+# A fatal parse error stops the restore (exit 2) after the earlier lines were applied.
+cat > "$work/restore-fatal" <<'EOF'
+-A -t 10.1.0.5:80 -s rr
+-a -t 10.1.0.5:80 -r 10.1.1.5 -m -y -2
+-A -t 10.1.0.6:80 -s rr
+EOF
+# The last line failing in the kernel: exit status 255.
+cat > "$work/restore-lastfail" <<'EOF'
+-A -t 10.1.0.7:80 -s rr
+-A -t 10.1.0.7:80 -s rr
+EOF
+# A nested -R ends the restore with "Try ..." (status 255).
+cat > "$work/restore-nested" <<'EOF'
+-A -t 10.1.0.8:80 -s rr
+-R
+-A -t 10.1.0.9:80 -s rr
+EOF
+# -v prints the version and exits 0: the lines after it are not applied.
+cat > "$work/restore-version" <<'EOF'
+-A -t 10.1.0.10:80 -s rr
+-v
+-A -t 10.1.0.11:80 -s rr
+EOF
+cat > "$work/restore-fwmark" <<'EOF'
+-A -f 7 -s rr
+-A -f -1 -s rr
 EOF
 
 # run_scenario NAME TOOL... : runs every scenario line on a fresh backend.

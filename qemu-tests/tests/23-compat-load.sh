@@ -58,8 +58,8 @@ for round in 1 2; do
     ipvsadm -A -t 10.0.0.3:443 -s sh || fail "ipvsadm -A on fvs compat"
     grep -q '0A000003:01BB sh' /proc/net/ip_vs || fail "/proc/net/ip_vs does not show the service"
     grep -q '0A000003:01BB sh' /proc/net/fvs || fail "/proc/net/fvs does not show the service"
-    echo 1 > /proc/sys/net/ipv4/vs/expire_nodest_conn
-    [ "$(cat /proc/sys/net/fvs/expire_nodest_conn)" = 1 ] || fail "net/ipv4/vs and net/fvs are not the same variables"
+    echo 0 > /proc/sys/net/ipv4/vs/expire_nodest_conn
+    [ "$(cat /proc/sys/net/fvs/expire_nodest_conn)" = 0 ] || fail "net/ipv4/vs and net/fvs are not the same variables"
     [ "$(ip netns exec fvs-compat ipvsadm -Sn)" = "" ] || fail "the new namespace sees the initial one's table"
     ip netns del fvs-compat
     [ "$("$IPVSADM_RS" -Sn)" = "-A -t 10.0.0.3:443 -s sh" ] || fail "ipvsadm-rs (no forced family) on compat: $("$IPVSADM_RS" -Sn 2>&1)"

@@ -3,7 +3,9 @@
 # The tunables of /proc/sys/net/ipv4/vs (ip_vs) and /proc/sys/net/fvs (fvs), per namespace
 # (FVS_BACKEND=ipvs|fvs), NAT with rr over three real servers:
 #  * defaults: expire_nodest_conn 0, sloppy_tcp 0, sloppy_sctp 0, expire_quiescent_template 0,
-#    conn_reuse_mode 1, run_estimation 1, lblc(r)_expiration 86400 s; a non-number is refused;
+#    conn_reuse_mode 1, run_estimation 1, lblc(r)_expiration 86400 s (fvs's own defaults differ
+#    in three: expire_nodest_conn 1, expire_quiescent_template 1, conn_reuse_mode 5); a
+#    non-number is refused; the behaviours below are tested from ip_vs's values, set explicitly;
 #  * expire_nodest_conn: a UDP flow whose real server was deleted is dropped (0), or expired
 #    and scheduled anew (1); with 1, deleting a server expires its entries within seconds;
 #  * conn_reuse_mode: a new TCP connection from the port of a finished one (TIME_WAIT) is
@@ -30,12 +32,18 @@ sysctl_set() { ip netns exec fvs-dir sh -c "echo $2 > $SYSCTL_DIR/$1" 2>/dev/nul
 
 # ip_vs creates its sysctls with the first service; so does this test before reading them.
 dp_service -u 53 rr -m 1 1 1
-for kv in expire_nodest_conn=0 sloppy_tcp=0 sloppy_sctp=0 expire_quiescent_template=0 \
-    conn_reuse_mode=1 run_estimation=1; do
+defaults="expire_nodest_conn=0 sloppy_tcp=0 sloppy_sctp=0 expire_quiescent_template=0 conn_reuse_mode=1 run_estimation=1"
+[ "$FVS_BACKEND" = fvs ] && defaults="expire_nodest_conn=1 sloppy_tcp=0 sloppy_sctp=0 expire_quiescent_template=1 conn_reuse_mode=5 run_estimation=1"
+for kv in $defaults; do
     assert_eq "${kv#*=}" "$(sysctl_get "${kv%=*}")" "default of ${kv%=*}"
 done
+nodest0=$(sysctl_get expire_nodest_conn)
 sysctl_set expire_nodest_conn abc && fail "a non-number was accepted"
-assert_eq 0 "$(sysctl_get expire_nodest_conn)" "expire_nodest_conn after a refused write"
+assert_eq "$nodest0" "$(sysctl_get expire_nodest_conn)" "expire_nodest_conn after a refused write"
+# From here on ip_vs's values, whatever the backend's defaults.
+for kv in expire_nodest_conn=0 expire_quiescent_template=0 conn_reuse_mode=1; do
+    sysctl_set "${kv%=*}" "${kv#*=}" || fail "set ${kv%=*}"
+done
 # lblc_expiration / lblcr_expiration (ip_vs: with its lblc/lblcr modules): seconds, 24 h.
 [ "$FVS_BACKEND" = ipvs ] && modprobe -a ip_vs_lblc ip_vs_lblcr
 for n in lblc_expiration lblcr_expiration; do
@@ -45,7 +53,7 @@ for n in lblc_expiration lblcr_expiration; do
 done
 # Per namespace: the root namespace's values are its own (fvs: present with fvs loaded).
 if [ "$FVS_BACKEND" = fvs ]; then
-    [ "$(cat "$SYSCTL_DIR/conn_reuse_mode")" = 1 ] || fail "no $SYSCTL_DIR in the root namespace"
+    [ "$(cat "$SYSCTL_DIR/conn_reuse_mode")" = 5 ] || fail "no $SYSCTL_DIR in the root namespace"
 fi
 
 # udp1 PORT VPORT MSG: one datagram from 10.0.1.2:PORT to VIP:VPORT; prints the answering

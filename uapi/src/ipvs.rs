@@ -143,6 +143,12 @@ pub mod dest_attr {
     pub const TUN_PORT: u16 = 14;
     pub const TUN_FLAGS: u16 = 15;
     pub const MAX: u16 = TUN_FLAGS;
+    /// fvs extension, not in ip_vs: in DEL_DEST, drain the real server for this many seconds
+    /// (u32; no new connections, removed when its connections end or the time is up); in a
+    /// dump, the seconds left of a draining real server. Numbered well above ip_vs's own
+    /// attributes so that a future IPVS_DEST_ATTR_* cannot collide with it; sent only to fvs.
+    pub const FVS_DRAIN: u16 = 32;
+    pub const FVS_MAX: u16 = FVS_DRAIN;
 }
 
 /// Sync daemon attributes, nested in `cmd_attr::DAEMON` (`IPVS_DAEMON_ATTR_*`).
@@ -274,6 +280,18 @@ pub const DEST_POLICY: [AttrKind; dest_attr::MAX as usize + 1] = [
     AttrKind::U16,
 ];
 
+/// `DEST_POLICY` with fvs's extension attributes (`dest_attr::FVS_*`): what fvs parses.
+pub const DEST_POLICY_FVS: [AttrKind; dest_attr::FVS_MAX as usize + 1] = {
+    let mut p = [AttrKind::Unspec; dest_attr::FVS_MAX as usize + 1];
+    let mut i = 0;
+    while i < DEST_POLICY.len() {
+        p[i] = DEST_POLICY[i];
+        i += 1;
+    }
+    p[dest_attr::FVS_DRAIN as usize] = AttrKind::U32;
+    p
+};
+
 /// Default timeouts in seconds, as ip_vs: TCP established 900, TCP FIN_WAIT 120, UDP 300.
 pub const DEFAULT_TIMEOUT_TCP: u32 = 15 * 60;
 pub const DEFAULT_TIMEOUT_TCP_FIN: u32 = 2 * 60;
@@ -293,6 +311,9 @@ mod tests {
         assert_eq!(CMD_POLICY.len(), cmd_attr::MAX as usize + 1);
         assert_eq!(SVC_POLICY[svc_attr::SCHED_NAME as usize], AttrKind::NulString(15));
         assert_eq!(DEST_POLICY[dest_attr::TUN_TYPE as usize], AttrKind::U8);
+        assert_eq!(DEST_POLICY_FVS[dest_attr::TUN_FLAGS as usize], AttrKind::U16);
+        assert_eq!(DEST_POLICY_FVS[dest_attr::MAX as usize + 1], AttrKind::Unspec);
+        assert_eq!(DEST_POLICY_FVS[dest_attr::FVS_DRAIN as usize], AttrKind::U32);
         assert_eq!(DAEMON_POLICY[daemon_attr::MCAST_TTL as usize], AttrKind::U8);
     }
 

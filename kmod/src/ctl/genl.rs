@@ -16,7 +16,7 @@ use kernel::prelude::*;
 const N_OPS: usize = 16;
 const NCMD: usize = uapi::cmd_attr::MAX as usize + 1;
 const NSVC: usize = uapi::svc_attr::MAX as usize + 1;
-const NDEST: usize = uapi::dest_attr::MAX as usize + 1;
+const NDEST: usize = uapi::dest_attr::FVS_MAX as usize + 1;
 const NDAEMON: usize = uapi::daemon_attr::MAX as usize + 1;
 
 static FAMILY: Family<N_OPS> = Family::new();
@@ -32,7 +32,7 @@ pub(crate) fn family() -> &'static Family<N_OPS> {
 pub(crate) fn init_policies() {
     CMD_POLICY.init(&uapi::CMD_POLICY);
     SVC_POLICY.init(&uapi::SVC_POLICY);
-    DEST_POLICY.init(&uapi::DEST_POLICY);
+    DEST_POLICY.init(&uapi::DEST_POLICY_FVS);
     DAEMON_POLICY.init(&uapi::DAEMON_POLICY);
 }
 
@@ -201,6 +201,8 @@ pub(crate) struct DestReq {
     pub(crate) addr: InetAddr,
     pub(crate) port: u16,
     pub(crate) conf: DestConf,
+    /// DEL_DEST with fvs's `dest_attr::FVS_DRAIN`: drain for this many seconds (0: delete now).
+    pub(crate) drain: u32,
 }
 
 /// `ip_vs_genl_parse_dest`.
@@ -216,6 +218,10 @@ fn parse_dest(nla: Option<Attr<'_>>, full: bool) -> Result<DestReq> {
         addr: inet_addr(addr),
         port: port.be16()?,
         conf: DestConf { conn_flags: 0, weight: 0, u_threshold: 0, l_threshold: 0, tun_type: 0, tun_port: 0, tun_flags: 0 },
+        drain: match a.get(dest_attr::FVS_DRAIN) {
+            Some(x) => x.u32()?,
+            None => 0,
+        },
     };
     if full {
         let (Some(fwd), Some(w), Some(u), Some(l)) = (
@@ -369,23 +375,32 @@ pub(crate) fn change(net: NetRef, st: &NetState, g: &WriteGuard<'_, Ctl>, c: u8,
             ftp_conntrack(st, s, &d);
             Ok(())
         }
-        (cmd::DEL_DEST, Some(s), Some(d)) => match s.del_dest(w, d.af, &d.addr, d.port) {
-            Some(r) => {
-                if d.af != s.key.af {
-                    st.mixed_af_dests.fetch_sub(1, Relaxed);
-                }
-                drop(r);
-                st.expire_nodest_later();
-                Ok(())
-            }
-            None => Err(ENOENT),
-        },
+        (cmd::DEL_DEST, Some(s), Some(d)) if d.drain != 0 => {
+            let dest = s.find_dest_w(w, d.af, &d.addr, d.port).ok_or(ENOENT)?;
+            dest.start_drain(crate::sys::bh::jiffies(), d.drain);
+            crate::sched::dests_changed(s, w, crate::sched::Change::Updated);
+            st.drain_later();
+            Ok(())
+        }
+        (cmd::DEL_DEST, Some(s), Some(d)) => del_dest(st, w, s, d.af, &d.addr, d.port),
         (cmd::ZERO, Some(s), _) => {
             zero_service(st, w, s);
             Ok(())
         }
         _ => Err(EINVAL),
     }
+}
+
+/// `ip_vs_del_dest`: the real server leaves its service now (its connections follow with
+/// expire_nodest_conn).
+pub(crate) fn del_dest(st: &NetState, w: Writer<'_>, s: &Service, af: u16, addr: &InetAddr, port: u16) -> Result {
+    let r = s.del_dest(w, af, addr, port).ok_or(ENOENT)?;
+    if af != s.key.af {
+        st.mixed_af_dests.fetch_sub(1, Relaxed);
+    }
+    drop(r);
+    st.expire_nodest_later();
+    Ok(())
 }
 
 /// Checks and resolves a full service request into its configuration (`ip_vs_add_service` /
@@ -477,6 +492,7 @@ fn add_dest(net: NetRef, w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
 fn edit_dest(w: Writer<'_>, s: &Service, d: &DestReq) -> Result {
     check_dest_conf(&d.conf)?;
     let dest = s.find_dest_w(w, d.af, &d.addr, d.port).ok_or(ENOENT)?;
+    dest.stop_drain();
     dest.set_conf(&dest_flags(&d.conf));
     crate::sched::dests_changed(s, w, crate::sched::Change::Updated);
     Ok(())
@@ -736,6 +752,12 @@ fn fill_dest(m: &mut Msg, d: &Dest) -> Result {
         m.put_u32(dest_attr::INACT_CONNS, d.inactconns.load(Relaxed) as u32)?;
         m.put_u32(dest_attr::PERSIST_CONNS, d.persistconns.load(Relaxed) as u32)?;
         m.put_u16(dest_attr::ADDR_FAMILY, d.af)?;
+        if d.draining() {
+            // Seconds left, rounded up (0 once the work is about to remove it).
+            let left = d.drain_until().wrapping_sub(crate::sys::bh::jiffies()) as i64;
+            let hz = crate::sys::hz() as i64;
+            m.put_u32(dest_attr::FVS_DRAIN, (left.max(0) + hz - 1).div_euclid(hz) as u32)?;
+        }
         let v = d.stats.view();
         fill_stats(m, dest_attr::STATS, &v)?;
         fill_stats64(m, dest_attr::STATS64, &v)

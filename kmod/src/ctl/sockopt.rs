@@ -166,6 +166,7 @@ fn set_locked(call: &SetCall<'_>, st: &NetState, c: u32, arg: &[u8]) -> Result {
                 tun_port: 0,
                 tun_flags: 0,
             },
+            drain: 0,
         }
     };
     let (gc, d) = match c {
