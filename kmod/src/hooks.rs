@@ -106,11 +106,40 @@ fn sched_addr(af: u16, a: &InetAddr) -> Addr {
 }
 
 fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
-    let mut buf = [0u8; 128];
+    match parse_pkt_in::<128>(skb, v6) {
+        Ok(p) => p,
+        Err(NeedMore) => parse_pkt_long(skb, v6),
+    }
+}
+
+/// The headers went on past the first window (long IPv6 extension-header chains): parsed
+/// again from a larger one, off the common path and its stack frame.
+#[inline(never)]
+#[cold]
+fn parse_pkt_long(skb: &Skb, v6: bool) -> Option<Pkt> {
+    parse_pkt_in::<PARSE_WINDOW_LONG>(skb, v6).ok().flatten()
+}
+
+/// Headers of at most this many bytes (IP, extension headers, transport header) are parsed.
+const PARSE_WINDOW_LONG: usize = 640;
+
+/// The packet's headers did not fit the window they were parsed from.
+struct NeedMore;
+
+/// `parse_pkt` from a window of the first `W` bytes: `Err(NeedMore)` when what is missing lies
+/// beyond it.
+fn parse_pkt_in<const W: usize>(skb: &Skb, v6: bool) -> Result<Option<Pkt>, NeedMore> {
+    let mut buf = [0u8; W];
     let h = skb.headers(&mut buf);
-    let ip = parse::parse_ip(h, 0, v6).ok()?;
+    let cut = h.len() == W && skb.len() as usize > W;
+    let more = |r: Option<Pkt>| if r.is_none() && cut { Err(NeedMore) } else { Ok(r) };
+    let ip = match parse::parse_ip(h, 0, v6) {
+        Ok(ip) => ip,
+        Err(parse::ParseError::Truncated | parse::ParseError::BadMsg) => return more(None),
+        Err(_) => return Ok(None),
+    };
     if ip.fragment || !matches!(ip.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
-        return None;
+        return Ok(None);
     }
     // The whole transport header must be there (`tcp/udp/sctp_conn_schedule` drop a packet
     // without it): a truncated one makes no entry and is not forwarded; the local stack
@@ -121,16 +150,23 @@ fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
         _ => SCTP_HDR_LEN,
     };
     if (skb.len() as usize) < ip.len + l4_min {
-        return None;
+        return Ok(None);
     }
-    let (sport, dport) = parse::parse_ports(h, ip.len)?;
-    let tcp_flags = if ip.protocol == IPPROTO_TCP { *h.get(ip.len + 13)? } else { 0 };
+    let Some((sport, dport)) = parse::parse_ports(h, ip.len) else { return more(None) };
+    let tcp_flags = if ip.protocol == IPPROTO_TCP {
+        match h.get(ip.len + 13) {
+            Some(&f) => f,
+            None => return more(None),
+        }
+    } else {
+        0
+    };
     let (sctp_chunk, sctp_event) = if ip.protocol == IPPROTO_SCTP {
         sctp_chunks(skb, (ip.len + SCTP_HDR_LEN) as u32)
     } else {
         (None, None)
     };
-    Some(Pkt {
+    Ok(Some(Pkt {
         af: if v6 { AF_INET6 } else { AF_INET },
         ihl: ip.len,
         protocol: ip.protocol,
@@ -141,7 +177,7 @@ fn parse_pkt(skb: &Skb, v6: bool) -> Option<Pkt> {
         tcp_flags,
         sctp_chunk,
         sctp_event,
-    })
+    }))
 }
 
 /// The first chunk's type of an SCTP packet whose chunks start at `cofs`, and the packet's
@@ -367,8 +403,10 @@ fn new_conn(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u
     {
         return InDecision::Pass;
     }
-    // drop_packet defence: one in drop_rate new connections is refused.
-    if st.defense.todrop() {
+    // drop_packet defence: one in drop_rate new connections is refused. Switched off (0), it
+    // stops at once, as ip_vs's sysctl handler resets the rate on the write; the other modes
+    // follow the once-a-second update.
+    if Sysctls::on(&ctl.drop_packet) && st.defense.todrop() {
         return InDecision::Drop;
     }
     // `ip_vs_schedule`: nothing from port 20 is scheduled (active FTP data from a real server;

@@ -6,6 +6,8 @@
 . qemu-tests/lib.sh
 . qemu-tests/topo.sh
 topo_router 3
+# FVS_TIME_SCALE (make test-debug: 5) stretches the clients' time limits for slow kernels.
+scale=${FVS_TIME_SCALE:-1}
 
 # per_dest TOOL SERVICE-OPTS: "rip total" lines (ActiveConn + InActConn) from -Ln
 per_dest() {
@@ -27,26 +29,27 @@ traffic() {
     rm -f /tmp/fvs-held
     ip netns exec fvs-cl python3 -c '
 import socket, sys, time
+scale = float(sys.argv[1])
 held = []
 for i in range(60):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("10.0.1.2", 20001 + i))
-    s.settimeout(2)
+    s.settimeout(2 * scale)
     try:
         s.connect(("10.0.1.1", 80))
     except OSError:
         pass
     held.append(s)
 open("/tmp/fvs-held", "w").write("done")
-time.sleep(60)
-' &
+time.sleep(60 * scale)
+' "$scale" &
     held_pid=$!
     for i in $(seq 1 600); do [ -s /tmp/fvs-held ] && break; sleep 0.1; done
     [ -s /tmp/fvs-held ] || fail "TCP client did not finish"
     # 30 UDP flows, one datagram each.
     for i in $(seq 1 30); do
-        echo q | ip netns exec fvs-cl socat -T 0.2 - UDP:10.0.1.1:53,sourceport=$((30000 + i)) >/dev/null 2>&1
+        echo q | ip netns exec fvs-cl socat -T "$(echo "0.2 * $scale" | bc)" - UDP:10.0.1.1:53,sourceport=$((30000 + i)) >/dev/null 2>&1
     done
 }
 

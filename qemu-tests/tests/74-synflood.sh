@@ -4,7 +4,7 @@
 # address in 100.64.0.0/10, against a NAT VIP (FVS_BACKEND=fvs by default; FVS_BACKEND=ipvs
 # gives ip_vs's figures for docs/reliability.md). The defences run in automatic mode
 # (drop_entry=1, secure_tcp=1) with amemthresh set so that they engage once the flood has taken
-# about FVS_FLOOD_HEADROOM_MB (default 64) of memory. Checked:
+# about FVS_FLOOD_HEADROOM_MB (default 32) of memory. Checked:
 #  * the defences engage (the sysctls read 2 while memory is short) and random entry dropping
 #    keeps the table below the number of SYNs;
 #  * memory stays bounded: at the peak, connection-entry slab memory is at most 128 bytes per
@@ -20,7 +20,7 @@ set -uo pipefail
 . qemu-tests/dataplane.sh
 command -v gcc >/dev/null || skip "gcc not installed (needed to build the SYN generator)"
 SYNS=${FVS_FLOOD_SYNS:-1000000}
-HEADROOM_MB=${FVS_FLOOD_HEADROOM_MB:-64}
+HEADROOM_MB=${FVS_FLOOD_HEADROOM_MB:-32}
 work=$(mktemp -d /tmp/fvs-flood.XXXXXX)
 gcc -O2 -o "$work/synflood" qemu-tests/flood/synflood.c || fail "building synflood"
 
