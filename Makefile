@@ -40,6 +40,8 @@ cli: setup
 test-host: setup
 	cargo test --workspace
 
+# FVS_VM_SHARDS=N runs the VM suite on N VMs at once (default 1: on the 2-core build host two
+# TCG VMs slow each other down more than they gain; see qemu-tests/run-suite.sh).
 test-vm: module cli
 	@bash qemu-tests/run-suite.sh
 

@@ -3,19 +3,32 @@
 # with 77, and fails otherwise or when it leaves a WARN/BUG/Oops (or any other report) in dmesg.
 # A test with a "# backends: ipvs fvs" line runs once per backend (FVS_BACKEND, see
 # dataplane.sh), reported as NN-name@backend. Ends with "N passed, N failed".
+# With FVS_QUEUE (set by run-suite.sh for parallel VMs) the runs come from a queue directory
+# shared with the other VMs instead: each file in $FVS_QUEUE/todo holds one or more runs
+# ("path:backend" lines) and is claimed by renaming it into $FVS_QUEUE/taken.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . qemu-tests/lib.sh
+. qemu-tests/suite-runs.sh
 filter=${FVS_TESTS:-}
 pass=0; failn=0; skipn=0; failed=()
 dmesg -n 1 2>/dev/null || true
 runs=()
-for t in qemu-tests/tests/[0-9][0-9]-*.sh; do
-    backends=$(sed -n 's/^# backends: *//p' "$t" | head -n1)
-    if [ -z "$backends" ]; then runs+=("$t:"); continue; fi
-    for b in $backends; do runs+=("$t:$b"); done
-done
-for run in "${runs[@]}"; do
+if [ -z "${FVS_QUEUE:-}" ]; then mapfile -t runs < <(suite_runs "$filter"); fi
+# next_run: sets `run` to the next run to do; fails when there is none left.
+next_run() {
+    local f
+    while [ ${#runs[@]} -eq 0 ] && [ -n "${FVS_QUEUE:-}" ]; do
+        f=$(ls "$FVS_QUEUE/todo" 2>/dev/null | sort | head -n1)
+        [ -n "$f" ] || return 1
+        # Another VM may claim it first: then try the next one.
+        mv "$FVS_QUEUE/todo/$f" "$FVS_QUEUE/taken/${FVS_SHARD:-0}.$f" 2>/dev/null &&
+            mapfile -t runs < "$FVS_QUEUE/taken/${FVS_SHARD:-0}.$f"
+    done
+    [ ${#runs[@]} -gt 0 ] || return 1
+    run=${runs[0]}; runs=("${runs[@]:1}")
+}
+while next_run; do
     t=${run%%:*}; backend=${run#*:}
     name=$(basename "$t" .sh)${backend:+@$backend}
     if [ -n "$filter" ] && ! [[ $name =~ $filter ]]; then continue; fi
