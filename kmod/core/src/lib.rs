@@ -19,3 +19,4 @@ pub mod procfmt;
 pub mod proto;
 pub mod sched;
 pub mod sip;
+pub mod sync;
