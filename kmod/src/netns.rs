@@ -80,11 +80,12 @@ pub(crate) struct NetState {
 
 impl crate::sys::work::WorkOwner for NetState {
     fn work_run(&self) {
-        if self.nodest_pending.swap(false, Relaxed) {
-            self.expire_nodest_flush();
-        }
+        // Draining first: the connections a drain leaves behind go in the same run.
         if self.drain_pending.load(Relaxed) {
             self.drain_run();
+        }
+        if self.nodest_pending.swap(false, Relaxed) {
+            self.expire_nodest_flush();
         }
         self.defense.run(self);
         self.defense.work.rearm(crate::sys::hz() as u64);
@@ -260,8 +261,7 @@ impl NetState {
             }
         }
         for (s, d) in &done {
-            // Only a change of the dest itself (an edit ends draining) could have intervened,
-            // and the lock is held: it is still there.
+            // Found under the lock still held: the dest is there.
             let _ = ctl::genl::del_dest(self, w, s, d.af, &d.addr, d.port);
         }
         if left {
