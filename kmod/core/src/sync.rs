@@ -875,6 +875,77 @@ pub const fn buffer_len(max_len: u16) -> usize {
     }
 }
 
+/// The message buffer both builders fill: the capacity rule of `ip_vs_sync_buff_create`
+/// (the first record sets it to `max(header + len, max_len)`, limited by the caller's buffer)
+/// and the record count.
+#[derive(Debug)]
+struct MsgBuf<'b> {
+    buf: &'b mut [u8],
+    syncid: u8,
+    max_len: usize,
+    /// The header's length: where the first record goes.
+    hdr: usize,
+    end: usize,
+    head: usize,
+    nr_conns: u8,
+}
+
+impl<'b> MsgBuf<'b> {
+    fn new(syncid: u8, max_len: u16, hdr: usize, buf: &'b mut [u8]) -> Self {
+        MsgBuf {
+            buf,
+            syncid,
+            max_len: usize::from(max_len),
+            hdr,
+            end: 0,
+            head: hdr,
+            nr_conns: 0,
+        }
+    }
+
+    /// Appends a record of `len` bytes written by `write` (into the buffer from the record's
+    /// start on), after zero padding to a 4-byte boundary when `align` (version 1); on error
+    /// the message is unchanged.
+    fn push(
+        &mut self,
+        len: usize,
+        align: bool,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Result<(), PushError> {
+        let pad;
+        if self.nr_conns == 0 {
+            pad = 0;
+            let end = (self.hdr + len).max(self.max_len).min(self.buf.len());
+            if self.hdr + len > end {
+                return Err(PushError::BufferTooSmall);
+            }
+            self.end = end;
+        } else {
+            // `pad = (4 - (size_t) buff->head) & 3`, the buffer itself being aligned.
+            pad = if align {
+                self.head.wrapping_neg() & 3
+            } else {
+                0
+            };
+            if self.head + pad + len > self.end || self.nr_conns == u8::MAX {
+                return Err(PushError::Full);
+            }
+        }
+        let p = self.head;
+        self.buf[p..p + pad].fill(0);
+        write(&mut self.buf[p + pad..]);
+        self.head = p + pad + len;
+        self.nr_conns += 1;
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.head = self.hdr;
+        self.end = 0;
+        self.nr_conns = 0;
+    }
+}
+
 /// A version 1 message under construction, laid out as `ip_vs_sync_conn()` fills an
 /// `ip_vs_sync_buff`.
 ///
@@ -885,12 +956,7 @@ pub const fn buffer_len(max_len: u16) -> usize {
 /// caller's buffer; [`buffer_len`] gives the size that never limits it.
 #[derive(Debug)]
 pub struct Builder<'b> {
-    buf: &'b mut [u8],
-    syncid: u8,
-    max_len: usize,
-    end: usize,
-    head: usize,
-    nr_conns: u8,
+    m: MsgBuf<'b>,
 }
 
 impl<'b> Builder<'b> {
@@ -898,78 +964,52 @@ impl<'b> Builder<'b> {
     /// (`ipvs->mcfg.sync_maxlen`, see [`sync_maxlen`]), written into `buf`.
     pub fn new(syncid: u8, max_len: u16, buf: &'b mut [u8]) -> Self {
         Builder {
-            buf,
-            syncid,
-            max_len: usize::from(max_len),
-            end: 0,
-            head: MESG_LEN,
-            nr_conns: 0,
+            m: MsgBuf::new(syncid, max_len, MESG_LEN, buf),
         }
     }
 
     /// Appends `rec`; on error the message is unchanged.
     pub fn push(&mut self, rec: &Record<'_>) -> Result<(), PushError> {
         let len = record_len(rec)?;
-        let pad;
-        if self.nr_conns == 0 {
-            pad = 0;
-            let end = (MESG_LEN + len).max(self.max_len).min(self.buf.len());
-            if MESG_LEN + len > end {
-                return Err(PushError::BufferTooSmall);
-            }
-            self.end = end;
-        } else {
-            // `pad = (4 - (size_t) buff->head) & 3`, the buffer itself being aligned.
-            pad = self.head.wrapping_neg() & 3;
-            if self.head + pad + len > self.end || self.nr_conns == u8::MAX {
-                return Err(PushError::Full);
-            }
-        }
-        let p = self.head;
-        self.buf[p..p + pad].fill(0);
-        encode_record(rec, len, &mut self.buf[p + pad..]);
-        self.head = p + pad + len;
-        self.nr_conns += 1;
-        Ok(())
+        self.m.push(len, true, |out| encode_record(rec, len, out))
     }
 
     /// Records in the message.
     pub fn nr_conns(&self) -> u8 {
-        self.nr_conns
+        self.m.nr_conns
     }
 
     /// Size of the message so far (`ntohs(m->size)`), header included.
     pub fn len(&self) -> usize {
-        self.head
+        self.m.head
     }
 
     /// No record yet: the kernel would not have created a buffer, nor send one.
     pub fn is_empty(&self) -> bool {
-        self.nr_conns == 0
+        self.m.nr_conns == 0
     }
 
     /// The message to send (`ip_vs_send_sync_msg`), its header filled in; `None` while empty.
     pub fn message(&mut self) -> Option<&[u8]> {
-        if self.nr_conns == 0 {
+        let m = &mut self.m;
+        if m.nr_conns == 0 {
             return None;
         }
-        let size = self.head as u16;
-        let h = &mut self.buf[..MESG_LEN];
+        let size = m.head as u16;
+        let h = &mut m.buf[..MESG_LEN];
         h[0] = 0; // reserved: old nr_conns, must be zero now
-        h[1] = self.syncid;
+        h[1] = m.syncid;
         h[2..4].copy_from_slice(&size.to_be_bytes());
-        h[4] = self.nr_conns;
+        h[4] = m.nr_conns;
         h[5] = SYNC_PROTO_VER;
         h[6] = 0;
         h[7] = 0;
-        Some(&self.buf[..self.head])
+        Some(&m.buf[..m.head])
     }
 
     /// Starts a new, empty message in the same buffer.
     pub fn clear(&mut self) {
-        self.head = MESG_LEN;
-        self.end = 0;
-        self.nr_conns = 0;
+        self.m.clear();
     }
 }
 
@@ -981,24 +1021,14 @@ impl<'b> Builder<'b> {
 /// first record sets the capacity to `max(4 + len, max_len)`; records are not padded.
 #[derive(Debug)]
 pub struct BuilderV0<'b> {
-    buf: &'b mut [u8],
-    syncid: u8,
-    max_len: usize,
-    end: usize,
-    head: usize,
-    nr_conns: u8,
+    m: MsgBuf<'b>,
 }
 
 impl<'b> BuilderV0<'b> {
     /// An empty version 0 message for `syncid`, at most `max_len` bytes, written into `buf`.
     pub fn new(syncid: u8, max_len: u16, buf: &'b mut [u8]) -> Self {
         BuilderV0 {
-            buf,
-            syncid,
-            max_len: usize::from(max_len),
-            end: 0,
-            head: MESG_V0_LEN,
-            nr_conns: 0,
+            m: MsgBuf::new(syncid, max_len, MESG_V0_LEN, buf),
         }
     }
 
@@ -1018,70 +1048,58 @@ impl<'b> BuilderV0<'b> {
         let flags = send_flags_v0(rec.flags);
         let seq = u32::from(flags) & CONN_F_SEQ_MASK != 0;
         let len = if seq { FULL_CONN_V0_LEN } else { CONN_V0_LEN };
-        if self.nr_conns == 0 {
-            let end = (MESG_V0_LEN + len).max(self.max_len).min(self.buf.len());
-            if MESG_V0_LEN + len > end {
-                return Err(PushError::BufferTooSmall);
+        self.m.push(len, false, |s| {
+            s[0] = 0;
+            s[1] = rec.protocol;
+            s[2..4].copy_from_slice(&rec.cport.to_be_bytes());
+            s[4..6].copy_from_slice(&rec.vport.to_be_bytes());
+            s[6..8].copy_from_slice(&rec.dport.to_be_bytes());
+            s[8..12].copy_from_slice(&caddr);
+            s[12..16].copy_from_slice(&vaddr);
+            s[16..20].copy_from_slice(&daddr);
+            s[20..22].copy_from_slice(&flags.to_be_bytes());
+            s[22..24].copy_from_slice(&rec.state.to_be_bytes());
+            if seq {
+                put_seq_opts(
+                    &mut s[CONN_V0_LEN..FULL_CONN_V0_LEN],
+                    &rec.seq.unwrap_or_default(),
+                    false,
+                );
             }
-            self.end = end;
-        } else if self.head + len > self.end || self.nr_conns == u8::MAX {
-            return Err(PushError::Full);
-        }
-        let s = &mut self.buf[self.head..self.head + len];
-        s[0] = 0;
-        s[1] = rec.protocol;
-        s[2..4].copy_from_slice(&rec.cport.to_be_bytes());
-        s[4..6].copy_from_slice(&rec.vport.to_be_bytes());
-        s[6..8].copy_from_slice(&rec.dport.to_be_bytes());
-        s[8..12].copy_from_slice(&caddr);
-        s[12..16].copy_from_slice(&vaddr);
-        s[16..20].copy_from_slice(&daddr);
-        s[20..22].copy_from_slice(&flags.to_be_bytes());
-        s[22..24].copy_from_slice(&rec.state.to_be_bytes());
-        if seq {
-            put_seq_opts(
-                &mut s[CONN_V0_LEN..FULL_CONN_V0_LEN],
-                &rec.seq.unwrap_or_default(),
-                false,
-            );
-        }
-        self.head += len;
-        self.nr_conns += 1;
-        Ok(())
+        })
     }
 
     /// Records in the message.
     pub fn nr_conns(&self) -> u8 {
-        self.nr_conns
+        self.m.nr_conns
     }
 
     /// Size of the message so far, header included.
     pub fn len(&self) -> usize {
-        self.head
+        self.m.head
     }
 
     /// No record yet.
     pub fn is_empty(&self) -> bool {
-        self.nr_conns == 0
+        self.m.nr_conns == 0
     }
 
     /// The message to send, its header filled in; `None` while empty.
     pub fn message(&mut self) -> Option<&[u8]> {
-        if self.nr_conns == 0 {
+        let m = &mut self.m;
+        if m.nr_conns == 0 {
             return None;
         }
-        let size = self.head as u16;
-        self.buf[0] = self.nr_conns;
-        self.buf[1] = self.syncid;
-        self.buf[2..4].copy_from_slice(&size.to_be_bytes());
-        Some(&self.buf[..self.head])
+        let size = m.head as u16;
+        m.buf[0] = m.nr_conns;
+        m.buf[1] = m.syncid;
+        m.buf[2..4].copy_from_slice(&size.to_be_bytes());
+        Some(&m.buf[..m.head])
     }
 
     /// Starts a new, empty message in the same buffer.
     pub fn clear(&mut self) {
-        self.head = MESG_V0_LEN;
-        self.end = 0;
-        self.nr_conns = 0;
+        self.m.clear();
     }
 }
 
