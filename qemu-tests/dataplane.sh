@@ -59,7 +59,7 @@ dp_backend_down() {
 adm() {
     case $FVS_BACKEND in
         ipvs) ip netns exec fvs-dir ipvsadm "$@" ;;
-        fvs) ip netns exec fvs-dir env IPVSADM_RS_FAMILY=FVS "$IPVSADM_RS" "$@" ;;
+        fvs) IPVSADM_RS_FAMILY=FVS ip netns exec fvs-dir "$IPVSADM_RS" "$@" ;;
     esac
 }
 adm_ok() { adm "$@" || fail "ipvsadm $*"; }
