@@ -44,7 +44,9 @@ pub(crate) struct Conn {
     /// (`cp->control`); for a template, its persistence-engine data instead (`cp->pe_data`:
     /// the SIP Call-ID), if any.
     control: LinkSlot<Conn, PeData>,
-    /// Protocol state index (`IP_VS_*_S_*`) in the high 32 bits, IP_VS_CONN_F_* in the low.
+    /// IP_VS_CONN_F_* in bits 0-31, the protocol state index (`IP_VS_*_S_*`) in 32-39, and
+    /// what the sync master remembers of the last sync (`SyncMark`, ip_vs's `old_state` and
+    /// `sync_endtime`) in 40-63.
     sf: AtomicU64,
     /// Expiry time in jiffies.
     expires: AtomicU64,
@@ -74,6 +76,9 @@ impl PeData {
         &self.buf[..self.len as usize]
     }
 }
+
+/// The bits of `Conn::sf` that hold the sync mark.
+const SF_SYNC_MASK: u64 = 0xff_ffff << 40;
 
 /// `IP_VS_CONN_F_INACTIVE`: the entry counts in the dest's inactconns, else in activeconns.
 pub(crate) const F_INACTIVE: u32 = conn_flags::INACTIVE;
@@ -164,9 +169,30 @@ impl Conn {
         loop {
             let old = ((cur >> 32) as u8, cur as u32);
             let new = f(old.0, old.1);
-            let v = ((new.0 as u64) << 32) | new.1 as u64;
+            let v = (cur & SF_SYNC_MASK) | ((new.0 as u64) << 32) | new.1 as u64;
             match self.sf.compare_exchange_weak(cur, v, Relaxed, Relaxed) {
                 Ok(_) => return (old, new),
+                Err(x) => cur = x,
+            }
+        }
+    }
+
+    /// What the sync master remembers of this connection's last sync.
+    pub(crate) fn sync_mark(&self) -> crate::corelib::sync::SyncMark {
+        crate::corelib::sync::SyncMark((self.sf.load(Relaxed) >> 40) as u32)
+    }
+
+    /// Replaces the sync mark `old` with `new` unless another CPU changed it meanwhile (state
+    /// and flags may change concurrently: they are kept). Whether it was replaced.
+    pub(crate) fn swap_sync_mark(&self, old: crate::corelib::sync::SyncMark, new: crate::corelib::sync::SyncMark) -> bool {
+        let mut cur = self.sf.load(Relaxed);
+        loop {
+            if (cur >> 40) as u32 != old.0 {
+                return false;
+            }
+            let v = (cur & !SF_SYNC_MASK) | ((new.0 as u64 & 0xff_ffff) << 40);
+            match self.sf.compare_exchange_weak(cur, v, Relaxed, Relaxed) {
+                Ok(_) => return true,
                 Err(x) => cur = x,
             }
         }
@@ -216,6 +242,11 @@ impl Conn {
                 t.update(|s, f| (s | CTPL_S_ASSURED, f));
             }
         }
+    }
+
+    /// The entry this one is controlled by, for the read-side section `g`.
+    pub(crate) fn control<'g>(&'g self, g: &'g RcuGuard) -> Option<&'g Conn> {
+        self.control.get_hold(g)
     }
 
     /// The entry this one is controlled by (a persistence template, or an FTP control

@@ -34,3 +34,6 @@ pub(crate) mod ftp;
 
 #[path = "../core/src/sip.rs"]
 pub(crate) mod sip;
+
+#[path = "../core/src/sync.rs"]
+pub(crate) mod sync;

@@ -19,6 +19,7 @@ mod netns;
 mod rules;
 mod sched;
 mod sysctl;
+mod syncd;
 mod tunnel;
 mod xmit;
 mod sys;

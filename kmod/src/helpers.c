@@ -125,6 +125,11 @@ void fvs_dev_put(struct net_device *dev)
 	dev_put(dev);
 }
 const size_t fvs_c_offsetof_net_device_mtu = offsetof(struct net_device, mtu);
+const size_t fvs_c_offsetof_net_device_ifindex = offsetof(struct net_device, ifindex);
+const size_t fvs_c_offsetof_socket_sk = offsetof(struct socket, sk);
+const size_t fvs_c_offsetof_sock_sk_data_ready = offsetof(struct sock, sk_data_ready);
+const size_t fvs_c_offsetof_sock_sk_user_data = offsetof(struct sock, sk_user_data);
+const size_t fvs_c_sizeof_msghdr = sizeof(struct msghdr);
 
 #include <linux/bottom_half.h>
 #include <linux/jiffies.h>
@@ -593,6 +598,27 @@ void fvs_init_delayed_work(struct delayed_work *dw, work_func_t fn)
 bool fvs_queue_delayed_work_long(struct delayed_work *dw, unsigned long delay)
 {
 	return queue_delayed_work(system_long_wq, dw, delay);
+}
+
+bool fvs_mod_delayed_work_long(struct delayed_work *dw, unsigned long delay)
+{
+	return mod_delayed_work(system_long_wq, dw, delay);
+}
+
+/* Kernel UDP sockets of the sync daemons (src/sys/sock.rs). */
+int fvs_kernel_setsockopt(struct socket *sock, int level, int optname, void *val, unsigned int len)
+{
+	return READ_ONCE(sock->ops)->setsockopt(sock, level, optname, KERNEL_SOCKPTR(val), len);
+}
+
+void fvs_sk_callback_write_lock(struct sock *sk)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+}
+
+void fvs_sk_callback_write_unlock(struct sock *sk)
+{
+	write_unlock_bh(&sk->sk_callback_lock);
 }
 
 /*

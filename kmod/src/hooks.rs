@@ -339,6 +339,7 @@ fn in_decide(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         if !resched {
             set_state(st, &g, c, Direction::Input, p, now, true);
             count(st, c, len, false);
+            crate::syncd::conn_in(st, &g, c);
             return InDecision::Send(target_of(c));
         }
         if !uses_old_ct {
@@ -499,6 +500,7 @@ fn new_conn(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u
         }
     }
     count(st, c, len, false);
+    crate::syncd::conn_in(st, g, c);
     InDecision::Send(target_of(c))
 }
 

@@ -76,6 +76,9 @@ pub(crate) struct NetState {
     nodest_pending: AtomicBool,
     /// Some real server is draining: the work checks every second whether it can go.
     drain_pending: AtomicBool,
+    /// The connection-synchronisation daemons and their queue.
+    #[pin]
+    pub(crate) sync: crate::syncd::SyncState,
 }
 
 impl crate::sys::work::WorkOwner for NetState {
@@ -179,6 +182,7 @@ impl PernetState for NetState {
                 drain_pending: AtomicBool::new(false),
                 conn_out_svcs: AtomicU32::new(0),
                 bypass_dest,
+                sync <- crate::syncd::SyncState::new(),
             }),
             GFP_KERNEL,
         )?;
@@ -187,7 +191,9 @@ impl PernetState for NetState {
         state.sysctl.register(net)?;
         state.sweeper.start(&*state, sweep_tick());
         state.defense.work.start(&*state, crate::sys::hz() as u64);
+        state.sync.work.start_with(&*state, crate::syncd::work_run, crate::sys::hz() as u64);
         let undo = |state: &NetState| {
+            state.sync.work.stop();
             state.defense.work.stop();
             state.sweeper.stop();
             state.sysctl.unregister();
@@ -207,6 +213,8 @@ impl PernetState for NetState {
     fn exit(net: NetRef, state: Pin<KBox<Self>>) {
         hooks::unregister(net);
         ctl::proc::remove(net);
+        // Its sockets hold no reference on the namespace: closed before it goes.
+        crate::syncd::exit(&state);
         state.sysctl.unregister();
         state.defense.work.stop();
         state.sweeper.stop();

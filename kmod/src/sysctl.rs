@@ -9,6 +9,11 @@ use crate::sys::sysctl::{IntVar, SysctlTable};
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 use kernel::prelude::*;
 
+static ZERO_ONE: [i32; 2] = [0, 1];
+static SYNC_RETRIES: [i32; 2] = [0, 3];
+/// Connections the sync master queues at most by default.
+const SYNC_QLEN_DEFAULT: i32 = 16384;
+
 /// The range of the defence modes (`proc_do_defense_mode`: other values fail with EINVAL).
 static DEFENSE_MODES: [i32; 2] = [0, 3];
 
@@ -65,6 +70,21 @@ pub(crate) struct Sysctls {
     /// A firewall-mark service without a usable real server sends a new connection to a
     /// non-local unicast address on to that address (a bypass entry), rather than refusing it.
     pub(crate) cache_bypass: AtomicI32,
+    /// Sync master: the message format (1, or 0 for directors older than 2.6.39).
+    pub(crate) sync_version: AtomicI32,
+    /// Sync master: a connection is synced on its `[0]`th packet from the client, then every
+    /// `[1]`th (`sync_threshold`, "3 50"; period 0: once).
+    pub(crate) sync_threshold: [AtomicI32; 2],
+    /// Sync master: resync a connection when its end time moved by this much (jiffies; 0:
+    /// the packet counts decide), at most `sync_retries` more times in between.
+    pub(crate) sync_refresh_period: AtomicI32,
+    pub(crate) sync_retries: AtomicI32,
+    /// Sync master: connections of persistent services are left to their templates.
+    pub(crate) sync_persist_mode: AtomicI32,
+    /// Sync master: connections queued for sending at most (more are dropped and counted).
+    pub(crate) sync_qlen_max: AtomicI32,
+    /// Sync backup: receive buffer size in bytes (0: the kernel's default).
+    pub(crate) sync_sock_size: AtomicI32,
     table: SysctlTable,
     /// compat=1: the same variables under /proc/sys/net/ipv4/vs.
     compat_table: SysctlTable,
@@ -94,6 +114,14 @@ impl Sysctls {
             lblcr_expiration: AtomicI32::new(day),
             conntrack: AtomicI32::new(0),
             cache_bypass: AtomicI32::new(0),
+            sync_version: AtomicI32::new(1),
+            sync_threshold: [AtomicI32::new(3), AtomicI32::new(50)],
+            sync_refresh_period: AtomicI32::new(0),
+            sync_retries: AtomicI32::new(0),
+            sync_persist_mode: AtomicI32::new(0),
+            // ip_vs: nr_free_buffer_pages() / 32 messages; fvs counts connections.
+            sync_qlen_max: AtomicI32::new(SYNC_QLEN_DEFAULT),
+            sync_sock_size: AtomicI32::new(0),
             table: SysctlTable::new(),
             compat_table: SysctlTable::new(),
         }
@@ -101,8 +129,8 @@ impl Sysctls {
 
     /// Publishes the table for `net`; `self` must stay in place until `unregister`.
     pub(crate) fn register(&self, net: NetRef) -> Result {
-        let v = |name, data, bounds| IntVar { name, data, bounds, mode: 0o644, jiffies: false };
-        let secs = |name, data| IntVar { name, data, bounds: None, mode: 0o644, jiffies: true };
+        let v = |name, data, bounds| IntVar { name, data, bounds, mode: 0o644, jiffies: false, threshold_pair: false };
+        let secs = |name, data| IntVar { name, data, bounds: None, mode: 0o644, jiffies: true, threshold_pair: false };
         let vars = [
                 v(c"amemthresh", &self.amemthresh, None),
                 v(c"am_droprate", &self.am_droprate, None),
@@ -124,6 +152,13 @@ impl Sysctls {
                 v(c"schedule_icmp", &self.schedule_icmp, None),
                 secs(c"lblc_expiration", &self.lblc_expiration),
                 secs(c"lblcr_expiration", &self.lblcr_expiration),
+                v(c"sync_version", &self.sync_version, Some(&ZERO_ONE)),
+                IntVar { threshold_pair: true, ..v(c"sync_threshold", &self.sync_threshold[0], None) },
+                secs(c"sync_refresh_period", &self.sync_refresh_period),
+                v(c"sync_retries", &self.sync_retries, Some(&SYNC_RETRIES)),
+                v(c"sync_persist_mode", &self.sync_persist_mode, None),
+                v(c"sync_qlen_max", &self.sync_qlen_max, None),
+                v(c"sync_sock_size", &self.sync_sock_size, None),
         ];
         self.table.register(net, c"net/fvs", &vars)?;
         if crate::params().compat {
@@ -143,6 +178,18 @@ impl Sysctls {
     /// A jiffies value (negative ones count as 0).
     pub(crate) fn jiffies(v: &AtomicI32) -> u64 {
         v.load(Relaxed).max(0) as u64
+    }
+
+    /// The sync master's decision inputs.
+    pub(crate) fn sync(&self) -> crate::corelib::sync::SyncSysctls {
+        let hz = crate::sys::hz().max(1) as u32;
+        crate::corelib::sync::SyncSysctls {
+            threshold: self.sync_threshold[0].load(Relaxed).max(0) as u32,
+            period: self.sync_threshold[1].load(Relaxed).max(0) as u32,
+            refresh_secs: Self::jiffies(&self.sync_refresh_period).div_ceil(hz as u64).min(u32::MAX as u64) as u32,
+            retries: self.sync_retries.load(Relaxed).clamp(0, 3) as u32,
+            persist_mode: Self::on(&self.sync_persist_mode),
+        }
     }
 
     pub(crate) fn on(v: &AtomicI32) -> bool {

@@ -1103,6 +1103,160 @@ impl<'b> BuilderV0<'b> {
     }
 }
 
+/// The sync sysctls the master's decision reads (`net.ipv4.vs.sync_*`).
+#[derive(Clone, Copy, Debug)]
+pub struct SyncSysctls {
+    /// `sync_threshold[0]`: the packet count at which a connection is first synced.
+    pub threshold: u32,
+    /// `sync_threshold[1]` (`sync_period`): then every this many packets; 0: only once.
+    pub period: u32,
+    /// `sync_refresh_period`, in seconds; 0: off (the packet counts decide).
+    pub refresh_secs: u32,
+    /// `sync_retries` (0..3): resends within a refresh period.
+    pub retries: u32,
+    /// `sync_persist_mode`: connections controlled by a persistence template are not synced
+    /// (their template is).
+    pub persist_mode: bool,
+}
+
+impl Default for SyncSysctls {
+    /// ip_vs's defaults: threshold 3, period 50, no refresh period, no retries.
+    fn default() -> Self {
+        SyncSysctls {
+            threshold: 3,
+            period: 50,
+            refresh_secs: 0,
+            retries: 0,
+            persist_mode: false,
+        }
+    }
+}
+
+/// What a connection remembers between syncs (`cp->old_state` and `cp->sync_endtime`),
+/// packed into 24 bits: the state last synced (8 bits), and the connection's end time at
+/// that sync in seconds modulo 2^14 with the retries made in its low 2 bits (ip_vs keeps
+/// the end time in jiffies with the retries in the same 2 low bits).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncMark(pub u32);
+
+const MARK_TIME_BITS: u32 = 14;
+const MARK_TIME_MASK: u32 = (1 << MARK_TIME_BITS) - 1;
+
+impl SyncMark {
+    /// The state of the last sync.
+    pub fn old_state(self) -> u8 {
+        (self.0 >> 16) as u8
+    }
+    fn endtime(self) -> u32 {
+        (self.0 >> 2) & MARK_TIME_MASK
+    }
+    fn retries(self) -> u32 {
+        self.0 & 3
+    }
+    fn new(old_state: u8, endtime: u32, retries: u32) -> Self {
+        SyncMark((u32::from(old_state) << 16) | ((endtime & MARK_TIME_MASK) << 2) | (retries & 3))
+    }
+}
+
+/// `IP_VS_TCP_S_*` states in which `ip_vs_sync_conn_needed` syncs: ESTABLISHED, FIN_WAIT,
+/// TIME_WAIT, CLOSE, CLOSE_WAIT.
+const TCP_SYNC_STATES: u32 = (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7);
+const TCP_S_ESTABLISHED: u8 = 1;
+/// `IP_VS_SCTP_S_*`: ESTABLISHED, SHUTDOWN_SENT, SHUTDOWN_RECEIVED, SHUTDOWN_ACK_SENT, CLOSED.
+const SCTP_SYNC_STATES: u32 = (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 12);
+const SCTP_S_ESTABLISHED: u8 = 7;
+
+/// The decision of [`sync_needed`] for one packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncDecision {
+    /// The mark to store; the connection is synced if storing it wins over a concurrent
+    /// update (compare-and-swap from the mark read), or regardless when `force`.
+    pub mark: SyncMark,
+    /// A state change that must go out even if another CPU updated the mark meanwhile.
+    pub force: bool,
+}
+
+/// `ip_vs_sync_conn_needed()`: whether the master syncs connection `cp` on a packet from the
+/// client, its `pkts`th (`in_pkts`; for a template, its own count). `now` and `timeout` are
+/// in seconds; `mark` is what the connection remembers ([`SyncMark`]); `controlled`: the
+/// connection is controlled by a persistence template (`in_persistence`). `None`: not now.
+#[allow(clippy::too_many_arguments)]
+pub fn sync_needed(
+    s: &SyncSysctls,
+    protocol: u8,
+    template: bool,
+    controlled: bool,
+    state: u8,
+    mark: SyncMark,
+    pkts: u32,
+    now: u32,
+    timeout: u32,
+) -> Option<SyncDecision> {
+    let n = now.wrapping_add(timeout) & MARK_TIME_MASK;
+    let mut force = false;
+    let set = |force| {
+        Some(SyncDecision {
+            mark: SyncMark::new(state, n, 0),
+            force,
+        })
+    };
+    if template {
+        // force stays false
+    } else if s.persist_mode && controlled {
+        return None;
+    } else if protocol == 6 || protocol == 132 {
+        let (states, est) = if protocol == 6 {
+            (TCP_SYNC_STATES, TCP_S_ESTABLISHED)
+        } else {
+            (SCTP_SYNC_STATES, SCTP_S_ESTABLISHED)
+        };
+        if state >= 32 || states & (1 << state) == 0 {
+            return None;
+        }
+        force = state != mark.old_state();
+        if force && state != est {
+            return set(true);
+        }
+    }
+    let mut retries_next = 0;
+    if s.refresh_secs > 0 {
+        // Signed distance between the new and the synced end time, modulo 2^14 s.
+        let orig = mark.endtime();
+        let diff = {
+            let d = n.wrapping_sub(orig) & MARK_TIME_MASK;
+            if d >= 1 << (MARK_TIME_BITS - 1) {
+                (1 << MARK_TIME_BITS) - d
+            } else {
+                d
+            }
+        };
+        let min_diff = (timeout / 2).max(10);
+        if diff < s.refresh_secs.min(min_diff) {
+            let retries = mark.retries();
+            if retries >= s.retries {
+                return None;
+            }
+            // time_before(now, orig - timeout + (sync_refresh_period >> 3))
+            let since = now.wrapping_add(timeout).wrapping_sub(orig) & MARK_TIME_MASK;
+            if since < s.refresh_secs / 8 {
+                return None;
+            }
+            retries_next = retries + 1;
+        }
+    }
+    if s.period > 0 {
+        if !template && pkts % s.period != s.threshold {
+            return None;
+        }
+    } else if s.refresh_secs == 0 && pkts != s.threshold {
+        return None;
+    }
+    Some(SyncDecision {
+        mark: SyncMark::new(state, n, retries_next),
+        force,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2067,6 +2221,92 @@ mod tests {
             r[2..4].copy_from_slice(&size.to_be_bytes());
             decode_all(&raw_v1(1, &r));
             decode_all(&raw_v1(2, &[&r[..], &[0, 0, 0], &V4REC].concat()));
+        }
+    }
+
+    #[test]
+    fn sync_needed_defaults_follow_ip_vs() {
+        let s = SyncSysctls::default();
+        let m = SyncMark::default();
+        // UDP: the 3rd packet, then every 50th (53, 103...).
+        let udp: Vec<u32> = (1..200)
+            .filter(|&p| sync_needed(&s, 17, false, false, 0, m, p, 100, 300).is_some())
+            .collect();
+        assert_eq!(udp, [3, 53, 103, 153]);
+        // TCP SYN_RECV (3) is never synced; ESTABLISHED by the packet counts, as UDP (its
+        // state change does not force it: ip_vs only forces the closing states).
+        assert_eq!(sync_needed(&s, 6, false, false, 3, m, 3, 100, 60), None);
+        assert_eq!(sync_needed(&s, 6, false, false, 1, m, 2, 100, 900), None);
+        let d = sync_needed(&s, 6, false, false, 1, m, 3, 100, 900).unwrap();
+        assert!(d.force);
+        assert_eq!(d.mark.old_state(), 1);
+        // Already synced in ESTABLISHED: only the packet counts.
+        assert_eq!(
+            sync_needed(&s, 6, false, false, 1, d.mark, 2, 100, 900),
+            None
+        );
+        assert!(sync_needed(&s, 6, false, false, 1, d.mark, 53, 100, 900).is_some());
+        // FIN_WAIT after ESTABLISHED: at once, whatever the count.
+        let f = sync_needed(&s, 6, false, false, 4, d.mark, 7, 100, 120).unwrap();
+        assert!(f.force);
+        assert_eq!(f.mark.old_state(), 4);
+        // Templates: whenever asked (their connection was synced), never forced.
+        let t = sync_needed(&s, 6, true, false, 0, m, 1, 100, 360).unwrap();
+        assert!(!t.force);
+        // persist mode: controlled connections are left to their template.
+        let p = SyncSysctls {
+            persist_mode: true,
+            ..s
+        };
+        assert_eq!(sync_needed(&p, 17, false, true, 0, m, 3, 100, 300), None);
+        assert!(sync_needed(&p, 17, false, false, 0, m, 3, 100, 300).is_some());
+        // SCTP: ESTABLISHED (7) syncs, COOKIE_ECHOED (6) does not.
+        assert!(sync_needed(&s, 132, false, false, 7, m, 3, 100, 900).is_some());
+        assert_eq!(sync_needed(&s, 132, false, false, 6, m, 3, 100, 900), None);
+    }
+
+    #[test]
+    fn sync_needed_refresh_period() {
+        let s = SyncSysctls {
+            refresh_secs: 60,
+            period: 0,
+            ..SyncSysctls::default()
+        };
+        // period 0 with a refresh period: every packet may sync, the end time decides.
+        let d = sync_needed(&s, 17, false, false, 0, SyncMark::default(), 1, 1000, 300).unwrap();
+        // 10 s later the end time moved by 10 s: within the refresh period, no retries left.
+        assert_eq!(
+            sync_needed(&s, 17, false, false, 0, d.mark, 9, 1010, 300),
+            None
+        );
+        // 61 s later: synced again.
+        assert!(sync_needed(&s, 17, false, false, 0, d.mark, 9, 1061, 300).is_some());
+        // With retries: one resend once an eighth of the period has passed.
+        let r = SyncSysctls { retries: 1, ..s };
+        assert_eq!(
+            sync_needed(&r, 17, false, false, 0, d.mark, 9, 1003, 300),
+            None
+        );
+        let again = sync_needed(&r, 17, false, false, 0, d.mark, 9, 1010, 300).unwrap();
+        assert_eq!(
+            sync_needed(&r, 17, false, false, 0, again.mark, 9, 1020, 300),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn sync_needed_never_panics(
+            proto in any::<u8>(), template in any::<bool>(), controlled in any::<bool>(),
+            state in any::<u8>(), mark in 0u32..(1 << 24), pkts in any::<u32>(),
+            now in any::<u32>(), timeout in any::<u32>(), threshold in any::<u32>(),
+            period in any::<u32>(), refresh in any::<u32>(), retries in 0u32..4,
+        ) {
+            let s = SyncSysctls { threshold, period, refresh_secs: refresh, retries, persist_mode: controlled };
+            if let Some(d) = sync_needed(&s, proto, template, controlled, state, SyncMark(mark), pkts, now, timeout) {
+                prop_assert_eq!(d.mark.old_state(), state);
+                prop_assert!(d.mark.0 < 1 << 24);
+            }
         }
     }
 }

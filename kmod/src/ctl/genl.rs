@@ -606,8 +606,12 @@ pub(crate) fn stop_daemon(st: &NetState, state: u32) -> Result {
         daemon_state::BACKUP => 1,
         _ => return Err(EINVAL),
     };
-    match st.ctl.lock().daemons[slot].take() {
-        Some(_) => Ok(()),
+    let mut g = st.ctl.lock();
+    match g.daemons[slot].take() {
+        Some(_) => {
+            crate::syncd::stop(st, slot == 0);
+            Ok(())
+        }
         None => Err(ESRCH),
     }
 }
@@ -644,6 +648,7 @@ pub(crate) fn start_daemon(net: NetRef, st: &NetState, state: u32, mut c: Daemon
     if g.daemons[slot].is_some() {
         return Err(EEXIST);
     }
+    crate::syncd::start(net, st, slot == 0, &c)?;
     g.daemons[slot] = Some(c);
     Ok(())
 }

@@ -47,6 +47,11 @@ pub(crate) fn ipv6_is_local(net: NetRef, addr: &[u8; 16]) -> bool {
 
 /// The MTU of the interface called `name` in `net` (ENODEV if there is none).
 pub(crate) fn dev_mtu(net: NetRef, name: &[u8]) -> Result<u32> {
+    dev_index_mtu(net, name).map(|(_, mtu)| mtu)
+}
+
+/// The interface index and MTU of device `name` in `net`; `ENODEV` if there is none.
+pub(crate) fn dev_index_mtu(net: NetRef, name: &[u8]) -> Result<(i32, u32)> {
     let mut buf = [0u8; 16];
     if name.is_empty() || name.len() >= buf.len() {
         return Err(ENODEV);
@@ -58,8 +63,8 @@ pub(crate) fn dev_mtu(net: NetRef, name: &[u8]) -> Result<u32> {
         return Err(ENODEV);
     }
     // SAFETY: we hold a reference on `dev`; `mtu`'s offset is checked by `layout::check`.
-    let mtu = unsafe { (*dev).mtu };
+    let (ifindex, mtu) = unsafe { ((*dev).ifindex, (*dev).mtu) };
     // SAFETY: drops the reference taken by dev_get_by_name.
     unsafe { b::fvs_dev_put(dev) };
-    Ok(mtu)
+    Ok((ifindex, mtu))
 }

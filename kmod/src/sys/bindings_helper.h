@@ -82,6 +82,11 @@ extern const size_t fvs_c_sizeof_nla_policy;
 const unsigned long FVS_HZ = HZ;
 void fvs_dev_put(struct net_device *dev);
 extern const size_t fvs_c_offsetof_net_device_mtu;
+extern const size_t fvs_c_offsetof_net_device_ifindex;
+extern const size_t fvs_c_offsetof_socket_sk;
+extern const size_t fvs_c_offsetof_sock_sk_data_ready;
+extern const size_t fvs_c_offsetof_sock_sk_user_data;
+extern const size_t fvs_c_sizeof_msghdr;
 void *fvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
 u32 fvs_skb_mark(const struct sk_buff *skb);
 unsigned long fvs_jiffies(void);
@@ -176,6 +181,19 @@ void fvs_skb_remcsum_handed_off(struct sk_buff *skb);
 #include <linux/mm.h>
 void fvs_init_delayed_work(struct delayed_work *dw, work_func_t fn);
 bool fvs_queue_delayed_work_long(struct delayed_work *dw, unsigned long delay);
+bool fvs_mod_delayed_work_long(struct delayed_work *dw, unsigned long delay);
+
+/* Kernel UDP sockets of the sync daemons (src/sys/sock.rs). */
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <net/sock.h>
+#include <uapi/linux/in.h>
+#include <uapi/linux/in6.h>
+int fvs_kernel_setsockopt(struct socket *sock, int level, int optname, void *val, unsigned int len);
+void fvs_sk_callback_write_lock(struct sock *sk);
+void fvs_sk_callback_write_unlock(struct sock *sk);
+const int FVS_SOL_IP = SOL_IP;
+const int FVS_SOL_IPV6 = SOL_IPV6;
 
 /* Conntrack (src/helpers.c, wrapped by src/sys/ct.rs). */
 void fvs_ct_update(struct sk_buff *skb, bool outin, bool app, const void *addr, __be16 port);

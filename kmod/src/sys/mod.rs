@@ -39,6 +39,7 @@ pub(crate) mod proc;
 pub(crate) mod rcu;
 pub(crate) mod rcuhash;
 pub(crate) mod skb;
+pub(crate) mod sock;
 pub(crate) mod sockopt;
 pub(crate) mod sysctl;
 pub(crate) mod timer;

@@ -17,6 +17,37 @@ pub(crate) struct IntVar<'a> {
     pub(crate) mode: u16,
     /// Kept in jiffies, shown and set in seconds (`proc_dointvec_jiffies`).
     pub(crate) jiffies: bool,
+    /// `data` is the first of two ints set together, the second 0 or above the first, both
+    /// at least 0 (`proc_do_sync_threshold`).
+    pub(crate) threshold_pair: bool,
+}
+
+/// `proc_do_sync_threshold`: reads and writes two ints through a copy; a write is taken only
+/// when both are >= 0 and the second (period) is 0 or above the first (threshold).
+unsafe extern "C" fn threshold_pair_handler(
+    t: *const b::ctl_table,
+    write: c_int,
+    buf: *mut c_void,
+    lenp: *mut usize,
+    ppos: *mut b::loff_t,
+) -> c_int {
+    // SAFETY: the kernel calls us with our table entry, whose `data` points to two adjacent
+    // `AtomicI32` (see `IntVar::threshold_pair`) kept alive while the table is registered.
+    let data = unsafe { core::slice::from_raw_parts((*t).data as *const AtomicI32, 2) };
+    let mut val = [data[0].load(Ordering::Relaxed), data[1].load(Ordering::Relaxed)];
+    // SAFETY: a copy of our entry pointing at `val` (two ints, maxlen 8), as ip_vs does.
+    let mut tmp: b::ctl_table = unsafe { ptr::read(t) };
+    tmp.data = val.as_mut_ptr() as *mut c_void;
+    // SAFETY: the arguments are the kernel's own, passed through.
+    let rc = unsafe { b::proc_dointvec(&tmp, write, buf, lenp, ppos) };
+    if write != 0 && rc == 0 {
+        if val[0] < 0 || val[1] < 0 || (val[0] >= val[1] && val[1] != 0) {
+            return -(b::EINVAL as c_int);
+        }
+        data[0].store(val[0], Ordering::Relaxed);
+        data[1].store(val[1], Ordering::Relaxed);
+    }
+    rc
 }
 
 /// A registered table. The variables it points to must stay where they are until
@@ -50,6 +81,10 @@ impl SysctlTable {
             e.maxlen = core::mem::size_of::<i32>() as i32;
             e.mode = v.mode;
             match v.bounds {
+                _ if v.threshold_pair => {
+                    e.maxlen = 2 * core::mem::size_of::<i32>() as i32;
+                    e.proc_handler = Some(threshold_pair_handler);
+                }
                 _ if v.jiffies => e.proc_handler = Some(b::proc_dointvec_jiffies),
                 Some(bd) => {
                     e.proc_handler = Some(b::proc_dointvec_minmax);

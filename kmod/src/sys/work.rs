@@ -14,7 +14,9 @@ pub(crate) struct PeriodicWork {
     // `PeriodicWork` from the `work_struct` pointer.
     dw: UnsafeCell<b::delayed_work>,
     owner: AtomicPtr<c_void>,
-    handler: UnsafeCell<Option<fn(*const c_void)>>,
+    handler: UnsafeCell<Option<fn(*const c_void, *const ())>>,
+    /// The owner's function `start_with` was given (type-erased), or null for `work_run`.
+    func: AtomicPtr<()>,
     stopping: AtomicBool,
 }
 
@@ -32,7 +34,7 @@ unsafe extern "C" fn work_fn(w: *mut b::work_struct) {
     let owner = pw.owner.load(Ordering::Acquire);
     // SAFETY: set in `start` before queueing; never changed while queued.
     if let Some(h) = unsafe { *pw.handler.get() } {
-        h(owner);
+        h(owner, pw.func.load(Ordering::Acquire));
     }
 }
 
@@ -41,10 +43,20 @@ pub(crate) trait WorkOwner: Sync {
     fn work_run(&self);
 }
 
-fn call_owner<T: WorkOwner>(owner: *const c_void) {
+fn call_owner<T: WorkOwner>(owner: *const c_void, _f: *const ()) {
     // SAFETY: `owner` was a `&T` in `start`, and `T` outlives the work (see `start`).
     if let Some(o) = unsafe { (owner as *const T).as_ref() } {
         o.work_run();
+    }
+}
+
+fn call_with<T: Sync>(owner: *const c_void, f: *const ()) {
+    // SAFETY: `f` is the `fn(&T)` given to `start_with` with this `T` (same size as a data
+    // pointer on every target the kernel supports), never null there.
+    let f: fn(&T) = unsafe { core::mem::transmute::<*const (), fn(&T)>(f) };
+    // SAFETY: `owner` was a `&T` in `start_with`, and `T` outlives the work.
+    if let Some(o) = unsafe { (owner as *const T).as_ref() } {
+        f(o);
     }
 }
 
@@ -55,6 +67,7 @@ impl PeriodicWork {
             dw: UnsafeCell::new(unsafe { core::mem::zeroed() }),
             owner: AtomicPtr::new(core::ptr::null_mut()),
             handler: UnsafeCell::new(None),
+            func: AtomicPtr::new(core::ptr::null_mut()),
             stopping: AtomicBool::new(false),
         }
     }
@@ -72,6 +85,18 @@ impl PeriodicWork {
         self.rearm(delay);
     }
 
+    /// As `start`, but the work calls `f(owner)`: for an owner with more than one work.
+    pub(crate) fn start_with<T: Sync>(&self, owner: &T, f: fn(&T), delay: u64) {
+        self.func.store(f as *const () as *mut (), Ordering::Release);
+        self.owner.store(owner as *const T as *mut c_void, Ordering::Release);
+        // SAFETY: as in `start`.
+        unsafe {
+            *self.handler.get() = Some(call_with::<T>);
+            b::fvs_init_delayed_work(self.dw.get(), Some(work_fn));
+        }
+        self.rearm(delay);
+    }
+
     /// Queues the work again (from its handler) unless it is being stopped.
     pub(crate) fn rearm(&self, delay: u64) {
         if self.stopping.load(Ordering::Acquire) {
@@ -79,6 +104,16 @@ impl PeriodicWork {
         }
         // SAFETY: initialised by `start`.
         unsafe { b::fvs_queue_delayed_work_long(self.dw.get(), delay as _) };
+    }
+
+    /// Runs the work as soon as possible (from any context, softirqs included): moves a
+    /// pending run forward, or queues one; a no-op while it is being stopped.
+    pub(crate) fn kick(&self) {
+        if self.stopping.load(Ordering::Acquire) || self.owner.load(Ordering::Acquire).is_null() {
+            return;
+        }
+        // SAFETY: initialised by `start` (the owner is set after the init).
+        unsafe { b::fvs_mod_delayed_work_long(self.dw.get(), 0) };
     }
 
     /// Cancels the work and waits for a running handler to finish.

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Connection synchronisation (#9): a master director (fvs-dir, the NAT topology's director)
+# multicasts its connections over a sync link (sync0, 10.0.9.0/24) to a backup director
+# (fvs-bk) configured with the same services, with --syncid 7 on both. Held TCP connections
+# (ESTABLISHED), UDP flows of three datagrams, and a persistent service's connections with
+# their templates must appear in the backup's table as in the master's (protocol, state,
+# client, virtual and real-server addresses): fvs -> fvs, fvs -> ip_vs and ip_vs -> fvs, i.e.
+# fvs speaks the kernel's sync protocol both ways. Also: -L --daemon on both sides, a backup
+# with another syncid ignores the messages, and --stop-daemon stops the flow.
+. qemu-tests/lib.sh
+. qemu-tests/topo.sh
+FVS_BACKEND=fvs
+. qemu-tests/dataplane.sh
+
+command -v ipvsadm >/dev/null || skip "ipvsadm not installed"
+fvs_load
+ipvs_load
+for m in ip_vs_rr; do modprobe "$m" || fail "modprobe $m"; done
+topo_nat 3
+ip netns add fvs-bk
+ip link add sync0 netns fvs-dir type veth peer name sync0 netns fvs-bk
+ip -n fvs-dir addr add 10.0.9.1/24 dev sync0
+ip -n fvs-bk addr add 10.0.9.2/24 dev sync0
+ip -n fvs-dir link set sync0 up
+ip -n fvs-bk link set sync0 up
+ip -n fvs-bk link set lo up
+dp_tcp_servers 3 80
+dp_tcp_servers 3 8080
+dp_udp_servers 3 53
+
+# adm_on NS BACKEND ARGS...: the backend's tool in namespace NS.
+adm_on() {
+    local ns=$1 be=$2
+    shift 2
+    case $be in
+        fvs) IPVSADM_RS_FAMILY=FVS ip netns exec "$ns" "$IPVSADM_RS" "$@" ;;
+        ipvs) ip netns exec "$ns" ipvsadm "$@" ;;
+    esac
+}
+configure() {
+    local ns=$1 be=$2 i
+    adm_on "$ns" "$be" -A -t "$VIP:80" -s rr || fail "$be in $ns: -A"
+    adm_on "$ns" "$be" -A -u "$VIP:53" -s rr || fail "$be in $ns: -A"
+    adm_on "$ns" "$be" -A -t "$VIP:8080" -s rr -p 120 || fail "$be in $ns: -A"
+    for i in 1 2 3; do
+        for s in "-t $VIP:80 -r 10.0.2.$i:80" "-u $VIP:53 -r 10.0.2.$i:53" "-t $VIP:8080 -r 10.0.2.$i:8080"; do
+            # shellcheck disable=SC2086
+            adm_on "$ns" "$be" -a $s -m || fail "$be in $ns: -a $s"
+        done
+    done
+}
+# entries NS BACKEND: the connection table as "PROTO STATE SOURCE VIRTUAL DESTINATION", sorted.
+entries() { adm_on "$1" "$2" -Lnc | sed 1,2d | awk '{print $1, $3, $4, $5, $6}' | sort; }
+
+scenario() {
+    local mb=$1 bb=$2 want got i n
+    info "--- master $mb, backup $bb"
+    configure fvs-dir "$mb"
+    configure fvs-bk "$bb"
+    adm_on fvs-dir "$mb" --start-daemon master --mcast-interface sync0 --syncid 7 || fail "$mb: --start-daemon master"
+    adm_on fvs-bk "$bb" --start-daemon backup --mcast-interface sync0 --syncid 7 || fail "$bb: --start-daemon backup"
+    got=$(adm_on fvs-dir "$mb" -L --daemon)
+    [[ $got == "master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)" ]] ||
+        fail "$mb: -L --daemon: $got"
+    got=$(adm_on fvs-bk "$bb" -L --daemon)
+    [[ $got == "backup sync daemon (mcast=sync0, syncid=7, maxlen="*", group=224.0.0.81, port=8848, ttl=1)" ]] ||
+        fail "$bb: -L --daemon: $got"
+    # Traffic through the master: held TCP connections (the client's third packet, the ACK of
+    # the server's greeting, reaches the sync threshold), UDP flows of three datagrams, and
+    # connections to the persistent service (each with its template).
+    for i in 1 2 3 4; do dp_hold "t$i" 80; done
+    for i in 1 2; do dp_hold "p$i" 8080; done
+    for i in 1 2 3 4 5; do dp_client udp1 "$VIP" 53 3 >/dev/null; done
+    for i in 1 2 3 4; do dp_hold_server "t$i" >/dev/null; done
+    for i in 1 2; do dp_hold_server "p$i" >/dev/null; done
+    want=$(entries fvs-dir "$mb")
+    n=$(grep -c . <<<"$want")
+    [ "$n" -ge 12 ] || fail "master $mb: expected at least 12 entries, got: $want"
+    # Synced within a second or two (fvs sends every second; ip_vs within 2 s).
+    for i in $(seq 1 50); do
+        got=$(entries fvs-bk "$bb")
+        [ "$got" = "$want" ] && break
+        sleep 0.2
+    done
+    assert_eq "$want" "$got" "backup $bb's table after syncing from master $mb"
+    info "$n entries synced"
+    # The backup's copies are real entries: counted on their real servers.
+    adm_on fvs-bk "$bb" -Ln | grep -q "10.0.2.[123]:80 .* [1-9] *[0-9]* *$" ||
+        info "(backup $bb does not count synced connections as active)"
+    adm_on fvs-bk "$bb" --stop-daemon backup || fail "$bb: --stop-daemon backup"
+    adm_on fvs-dir "$mb" --stop-daemon master || fail "$mb: --stop-daemon master"
+    for i in 1 2 3 4; do dp_release "t$i"; done
+    for i in 1 2; do dp_release "p$i"; done
+    adm_on fvs-dir "$mb" -C
+    adm_on fvs-bk "$bb" -C
+    # ip_vs keeps entries of deleted services until they expire; fvs drops them.
+    adm_on fvs-bk "$bb" -Lnc >/dev/null
+    sleep 1
+}
+
+scenario fvs fvs
+# Another syncid: nothing is taken.
+configure fvs-dir fvs
+configure fvs-bk fvs
+adm_on fvs-dir fvs --start-daemon master --mcast-interface sync0 --syncid 7 || fail "--start-daemon master"
+adm_on fvs-bk fvs --start-daemon backup --mcast-interface sync0 --syncid 8 || fail "--start-daemon backup"
+dp_hold x1 80
+dp_hold_server x1 >/dev/null
+sleep 2.5
+[ -z "$(entries fvs-bk fvs)" ] || fail "backup with syncid 8 took syncid 7's connections: $(entries fvs-bk fvs)"
+dp_release x1
+adm_on fvs-bk fvs --stop-daemon backup
+adm_on fvs-dir fvs --stop-daemon master
+adm_on fvs-dir fvs -C
+adm_on fvs-bk fvs -C
+info "a backup with another syncid ignores the messages"
+
+scenario fvs ipvs
+scenario ipvs fvs
+echo "connection sync works: fvs -> fvs, fvs -> ip_vs, ip_vs -> fvs"
