@@ -210,10 +210,17 @@ impl PernetState for NetState {
         Ok(state)
     }
 
+    /// The sync daemons' sockets hold references on the namespace's devices (multicast
+    /// membership, cached routes): closed before the devices go, as ip_vs does from a pernet
+    /// device exit.
+    fn pre_exit(&self) {
+        crate::syncd::exit(self);
+    }
+
     fn exit(net: NetRef, state: Pin<KBox<Self>>) {
         hooks::unregister(net);
         ctl::proc::remove(net);
-        // Its sockets hold no reference on the namespace: closed before it goes.
+        // Already done by pre_exit; the sockets hold no reference on the namespace itself.
         crate::syncd::exit(&state);
         state.sysctl.unregister();
         state.defense.work.stop();

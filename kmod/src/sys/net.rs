@@ -40,6 +40,9 @@ pub(crate) trait PernetState: Sized + Send + Sync + 'static {
     fn init(net: NetRef) -> Result<Pin<KBox<Self>>>;
     /// Tears the state down when the namespace goes away (or the module unloads).
     fn exit(net: NetRef, state: Pin<KBox<Self>>);
+    /// Before any namespace state or device goes (`pre_exit`): for what holds references to
+    /// the namespace's devices, which the kernel waits for before it can unregister them.
+    fn pre_exit(&self) {}
 }
 
 /// The pernet_operations of one state type and the id the kernel assigns to it.
@@ -65,6 +68,7 @@ impl<T: PernetState> Pernet<T> {
             let ops = &mut *self.ops.get();
             ops.init = Some(init_cb::<T>);
             ops.exit = Some(exit_cb::<T>);
+            ops.pre_exit = Some(pre_exit_cb::<T>);
             ops.id = self.id.get();
             ops.size = core::mem::size_of::<*mut T>();
         }
@@ -107,6 +111,14 @@ unsafe extern "C" fn init_cb<T: PernetState>(net: *mut b::net) -> c_int {
             0
         }
         Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn pre_exit_cb<T: PernetState>(net: *mut b::net) {
+    // SAFETY: as in `init_cb`.
+    let Some(net) = (unsafe { NetRef::from_raw(net) }) else { return };
+    if let Some(state) = T::pernet().get(net) {
+        state.pre_exit();
     }
 }
 
