@@ -2,8 +2,8 @@
 # Connection synchronisation (#9): a master director (fvs-dir, the NAT topology's director)
 # multicasts its connections over a sync link (sync0, 10.0.9.0/24) to a backup director
 # (fvs-bk) configured with the same services, with --syncid 7 on both. Held TCP connections
-# (ESTABLISHED), UDP flows of three datagrams, and a persistent service's connections with
-# their templates must appear in the backup's table as in the master's (protocol, state,
+# (ESTABLISHED, IPv4 and IPv6), UDP flows of three datagrams, and a persistent service's
+# connections with their templates must appear in the backup's table as in the master's (protocol, state,
 # client, virtual and real-server addresses): fvs -> fvs, fvs -> ip_vs and ip_vs -> fvs, i.e.
 # fvs speaks the kernel's sync protocol both ways. Also: -L --daemon on both sides, a backup
 # with another syncid ignores the messages, and --stop-daemon stops the flow.
@@ -24,8 +24,12 @@ ip -n fvs-bk addr add 10.0.9.2/24 dev sync0
 ip -n fvs-dir link set sync0 up
 ip -n fvs-bk link set sync0 up
 ip -n fvs-bk link set lo up
+ip -n fvs-dir addr add fd00:1::100/128 dev dir0 nodad
 dp_tcp_servers 3 80
 dp_tcp_servers 3 8080
+for i in 1 2 3; do
+    dp_bg "fvs-rs$i" socat -t 10 "TCP6-LISTEN:80,fork,reuseaddr,ipv6only=1" "SYSTEM:echo rs$i; exec cat" 2>>/tmp/dp-servers.log
+done
 dp_udp_servers 3 53
 
 # adm_on NS BACKEND ARGS...: the backend's tool in namespace NS.
@@ -42,8 +46,10 @@ configure() {
     adm_on "$ns" "$be" -A -t "$VIP:80" -s rr || fail "$be in $ns: -A"
     adm_on "$ns" "$be" -A -u "$VIP:53" -s rr || fail "$be in $ns: -A"
     adm_on "$ns" "$be" -A -t "$VIP:8080" -s rr -p 120 || fail "$be in $ns: -A"
+    adm_on "$ns" "$be" -A -t "[fd00:1::100]:80" -s rr || fail "$be in $ns: -A (IPv6)"
     for i in 1 2 3; do
-        for s in "-t $VIP:80 -r 10.0.2.$i:80" "-u $VIP:53 -r 10.0.2.$i:53" "-t $VIP:8080 -r 10.0.2.$i:8080"; do
+        for s in "-t $VIP:80 -r 10.0.2.$i:80" "-u $VIP:53 -r 10.0.2.$i:53" "-t $VIP:8080 -r 10.0.2.$i:8080" \
+            "-t [fd00:1::100]:80 -r [fd00:2::$i]:80"; do
             # shellcheck disable=SC2086
             adm_on "$ns" "$be" -a $s -m || fail "$be in $ns: -a $s"
         done
@@ -70,12 +76,18 @@ scenario() {
     # connections to the persistent service (each with its template).
     for i in 1 2 3 4; do dp_hold "t$i" 80; done
     for i in 1 2; do dp_hold "p$i" 8080; done
+    for i in 1 2; do
+        rm -f "/tmp/dp-v6$i.out"
+        dp_bg fvs-cl sh -c "sleep 300 | socat -T 300 -t 300 - 'TCP6:[fd00:1::100]:80' > /tmp/dp-v6$i.out"
+        eval "DP_HOLD_PG_v6$i=${DP_PGIDS[-1]}"
+    done
     for i in 1 2 3 4 5; do dp_client udp1 "$VIP" 53 3 >/dev/null; done
     for i in 1 2 3 4; do dp_hold_server "t$i" >/dev/null; done
-    for i in 1 2; do dp_hold_server "p$i" >/dev/null; done
+    for i in 1 2; do dp_hold_server "p$i" >/dev/null; dp_hold_server "v6$i" >/dev/null; done
     want=$(entries fvs-dir "$mb")
     n=$(grep -c . <<<"$want")
-    [ "$n" -ge 12 ] || fail "master $mb: expected at least 12 entries, got: $want"
+    [ "$n" -ge 14 ] || fail "master $mb: expected at least 14 entries, got: $want"
+    [ "$(grep -c '\[fd00:1::2\]' <<<"$want")" = 2 ] || fail "master $mb: expected 2 IPv6 entries, got: $want"
     # Synced within a second or two (fvs sends every second; ip_vs within 2 s).
     for i in $(seq 1 50); do
         got=$(entries fvs-bk "$bb")
@@ -90,7 +102,7 @@ scenario() {
     adm_on fvs-bk "$bb" --stop-daemon backup || fail "$bb: --stop-daemon backup"
     adm_on fvs-dir "$mb" --stop-daemon master || fail "$mb: --stop-daemon master"
     for i in 1 2 3 4; do dp_release "t$i"; done
-    for i in 1 2; do dp_release "p$i"; done
+    for i in 1 2; do dp_release "p$i"; dp_release "v6$i"; done
     adm_on fvs-dir "$mb" -C
     adm_on fvs-bk "$bb" -C
     # ip_vs keeps entries of deleted services until they expire; fvs drops them.
