@@ -15,7 +15,7 @@
 //!   such connections unbound).
 
 use crate::conn::{Conn, ConnKey, PeData, F_TEMPLATE};
-use crate::corelib::sync::{self as wire, Addrs, PushError, Record, SyncMark};
+use crate::corelib::sync::{self as wire, Addrs, MessageBuilder, PushError, Record, SyncMark};
 use crate::netns::{DaemonConf, NetState};
 use crate::rules::{Dest, Service, ServiceKey, AF_INET6};
 use crate::sys::bh::{jiffies, BhGuard};
@@ -97,6 +97,8 @@ struct Daemons {
     backup: Option<Backup>,
     /// The queue's second buffer: the work swaps it with the packet path's.
     spare: KVVec<QRec>,
+    /// How much of `spare` is sent (the rest waits for room in the socket's buffer).
+    spare_pos: usize,
 }
 
 /// Counters of the sync daemons (/proc/net/fvs_sync... and debugging).
@@ -135,7 +137,7 @@ impl SyncState {
             master_on: AtomicBool::new(false),
             q <- new_spinlock!(KVVec::new(), "fvs_sync_q"),
             kick_at: core::sync::atomic::AtomicUsize::new(usize::MAX),
-            d <- new_mutex!(Daemons { master: None, backup: None, spare: KVVec::new() }, "fvs_sync"),
+            d <- new_mutex!(Daemons { master: None, backup: None, spare: KVVec::new(), spare_pos: 0 }, "fvs_sync"),
             work: crate::sys::work::PeriodicWork::new(),
             stats: SyncStats::default(),
         })
@@ -181,6 +183,7 @@ pub(crate) fn start(net: NetRef, st: &NetState, master: bool, c: &DaemonConf) ->
             return Err(EEXIST);
         }
         core::mem::swap(&mut d.spare, &mut spare);
+        d.spare_pos = 0;
         {
             let _bh = BhGuard::new();
             let mut g = st.sync.q.lock();
@@ -216,9 +219,11 @@ pub(crate) fn stop(st: &NetState, master: bool) {
     let mut d = st.sync.d.lock();
     if master {
         st.sync.master_on.store(false, Relaxed);
-        master_run(st, &mut d);
+        // What is queued goes out (once: a full socket buffer drops the rest).
+        let _ = master_run(st, &mut d);
         d.master = None;
         d.spare = KVVec::new();
+        d.spare_pos = 0;
         let mut q = KVVec::new();
         {
             let _bh = BhGuard::new();
@@ -244,9 +249,10 @@ pub(crate) fn exit(st: &NetState) {
 /// The sync work: sends what the master queued, receives what came for the backup.
 pub(crate) fn work_run(st: &NetState) {
     let mut d = st.sync.d.lock();
+    let mut blocked = false;
     let mut again = false;
     if d.master.is_some() {
-        master_run(st, &mut d);
+        blocked = master_run(st, &mut d);
     }
     if let Some(b) = d.backup.as_mut() {
         again = backup_run(st, b);
@@ -255,6 +261,9 @@ pub(crate) fn work_run(st: &NetState) {
     drop(d);
     if again {
         st.sync.work.kick();
+    } else if blocked {
+        // The socket's buffer drains as the device sends: try again on the next tick.
+        st.sync.work.rearm(1);
     } else if running {
         st.sync.work.rearm(crate::sys::hz() as u64);
     }
@@ -356,69 +365,89 @@ fn timeout_secs(st: &NetState, c: &Conn) -> u32 {
     }
 }
 
-/// Builds the queued connections into messages and sends them.
-fn master_run(st: &NetState, d: &mut Daemons) {
-    {
+/// Builds the queued connections into messages and sends them. Whether the socket's buffer
+/// filled up: the rest stays in `spare` (from `spare_pos`) for the next run, shortly after.
+fn master_run(st: &NetState, d: &mut Daemons) -> bool {
+    if d.spare_pos >= d.spare.len() {
+        d.spare.clear();
+        d.spare_pos = 0;
         let _bh = BhGuard::new();
         let mut q = st.sync.q.lock();
         core::mem::swap(&mut *q, &mut d.spare);
     }
-    let Daemons { master, spare, .. } = d;
+    let Daemons { master, spare, spare_pos, .. } = d;
     let Some(m) = master.as_mut() else {
         spare.clear();
-        return;
+        *spare_pos = 0;
+        return false;
     };
-    if spare.is_empty() {
-        return;
-    }
-    let v0 = st.sysctl.sync_version.load(Relaxed) == 0;
+    let recs = spare.get(*spare_pos..).unwrap_or(&[]);
     let stats = &st.sync.stats;
     let Master { sock, to, syncid, maxlen, buf } = m;
-    let send = |msg: &[u8], n: u8| match sock.send_to(msg, *to) {
-        Ok(_) => {
-            stats.sent_msgs.fetch_add(1, Relaxed);
-            stats.sent_conns.fetch_add(n as u64, Relaxed);
-        }
-        Err(_) => {
-            stats.dropped.fetch_add(n as u64, Relaxed);
-        }
-    };
-    if v0 {
-        let mut b = wire::BuilderV0::new(*syncid, *maxlen, buf);
-        for r in spare.iter() {
-            let rec = r.record();
-            if b.push(&rec) == Err(PushError::Full) {
-                let n = b.nr_conns();
-                if let Some(msg) = b.message() {
-                    send(msg, n);
-                }
-                b.clear();
-                let _ = b.push(&rec);
-            }
-        }
-        let n = b.nr_conns();
-        if let Some(msg) = b.message() {
-            send(msg, n);
-        }
+    let left = if st.sysctl.sync_version.load(Relaxed) == 0 {
+        send_all(&mut wire::BuilderV0::new(*syncid, *maxlen, buf), sock, *to, recs, stats)
     } else {
-        let mut b = wire::Builder::new(*syncid, *maxlen, buf);
-        for r in spare.iter() {
-            let rec = r.record();
-            if b.push(&rec) == Err(PushError::Full) {
-                let n = b.nr_conns();
-                if let Some(msg) = b.message() {
-                    send(msg, n);
-                }
-                b.clear();
-                let _ = b.push(&rec);
-            }
+        send_all(&mut wire::Builder::new(*syncid, *maxlen, buf), sock, *to, recs, stats)
+    };
+    match left {
+        Some(k) => {
+            *spare_pos += k;
+            true
         }
-        let n = b.nr_conns();
-        if let Some(msg) = b.message() {
-            send(msg, n);
+        None => {
+            spare.clear();
+            *spare_pos = 0;
+            false
         }
     }
-    spare.clear();
+}
+
+/// Sends `recs` in as few messages as fit. `Some(k)`: the socket's buffer is full, records
+/// from `k` on are not sent yet. A message the network refuses otherwise (interface down) is
+/// counted as dropped, as ip_vs drops it.
+fn send_all<B: MessageBuilder>(b: &mut B, sock: &UdpSock, to: SockAddr, recs: &[QRec], stats: &SyncStats) -> Option<usize> {
+    // Sends the message; false if the socket's buffer is full.
+    let send = |b: &mut B| -> bool {
+        let n = b.nr_conns();
+        let Some(msg) = b.message() else { return true };
+        match sock.send_to(msg, to) {
+            Ok(_) => {
+                stats.sent_msgs.fetch_add(1, Relaxed);
+                stats.sent_conns.fetch_add(n as u64, Relaxed);
+                true
+            }
+            Err(e) if e == EAGAIN || e == crate::sys::errno::enobufs() => false,
+            Err(_) => {
+                stats.dropped.fetch_add(n as u64, Relaxed);
+                true
+            }
+        }
+    };
+    // The first record of the message being built.
+    let mut first = 0;
+    for (i, r) in recs.iter().enumerate() {
+        let rec = r.record();
+        match b.push(&rec) {
+            Ok(()) => {}
+            Err(PushError::Full) => {
+                if !send(b) {
+                    return Some(first);
+                }
+                b.clear();
+                first = i;
+                if b.push(&rec).is_err() {
+                    stats.dropped.fetch_add(1, Relaxed);
+                }
+            }
+            Err(_) => {
+                stats.dropped.fetch_add(1, Relaxed);
+            }
+        }
+    }
+    if !send(b) {
+        return Some(first);
+    }
+    None
 }
 
 // ---- backup -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@
 # (ESTABLISHED, IPv4 and IPv6), UDP flows of three datagrams, and a persistent service's
 # connections with their templates must appear in the backup's table as in the master's (protocol, state,
 # client, virtual and real-server addresses): fvs -> fvs, fvs -> ip_vs and ip_vs -> fvs, i.e.
-# fvs speaks the kernel's sync protocol both ways. Also: -L --daemon on both sides, a backup
+# fvs speaks the kernel's sync protocol both ways, and fvs -> ip_vs over an IPv6 group. Also: -L --daemon on both sides, a backup
 # with another syncid ignores the messages, and --stop-daemon stops the flow.
 . qemu-tests/lib.sh
 . qemu-tests/topo.sh
@@ -21,6 +21,8 @@ ip netns add fvs-bk
 ip link add sync0 netns fvs-dir type veth peer name sync0 netns fvs-bk
 ip -n fvs-dir addr add 10.0.9.1/24 dev sync0
 ip -n fvs-bk addr add 10.0.9.2/24 dev sync0
+# IPv6 multicast needs a usable link-local source at once: no duplicate address detection.
+for ns in fvs-dir fvs-bk; do ip netns exec "$ns" sysctl -qw net.ipv6.conf.sync0.accept_dad=0; done
 ip -n fvs-dir link set sync0 up
 ip -n fvs-bk link set sync0 up
 ip -n fvs-bk link set lo up
@@ -60,16 +62,18 @@ entries() { adm_on "$1" "$2" -Lnc | sed 1,2d | awk '{print $1, $3, $4, $5, $6}' 
 
 scenario() {
     local mb=$1 bb=$2 want got i n
-    info "--- master $mb, backup $bb"
+    # shellcheck disable=SC2206
+    local extra=(${3:-}) group=${4:-224.0.0.81}
+    info "--- master $mb, backup $bb ${extra[*]}"
     configure fvs-dir "$mb"
     configure fvs-bk "$bb"
-    adm_on fvs-dir "$mb" --start-daemon master --mcast-interface sync0 --syncid 7 || fail "$mb: --start-daemon master"
-    adm_on fvs-bk "$bb" --start-daemon backup --mcast-interface sync0 --syncid 7 || fail "$bb: --start-daemon backup"
+    adm_on fvs-dir "$mb" --start-daemon master --mcast-interface sync0 --syncid 7 "${extra[@]}" || fail "$mb: --start-daemon master"
+    adm_on fvs-bk "$bb" --start-daemon backup --mcast-interface sync0 --syncid 7 "${extra[@]}" || fail "$bb: --start-daemon backup"
     got=$(adm_on fvs-dir "$mb" -L --daemon)
-    [[ $got == "master sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)" ]] ||
+    [[ $got == "master sync daemon (mcast=sync0, syncid=7, maxlen="*", group=$group, port=8848, ttl=1)" ]] ||
         fail "$mb: -L --daemon: $got"
     got=$(adm_on fvs-bk "$bb" -L --daemon)
-    [[ $got == "backup sync daemon (mcast=sync0, syncid=7, maxlen="*", group=224.0.0.81, port=8848, ttl=1)" ]] ||
+    [[ $got == "backup sync daemon (mcast=sync0, syncid=7, maxlen="*", group=$group, port=8848, ttl=1)" ]] ||
         fail "$bb: -L --daemon: $got"
     # Traffic through the master: held TCP connections (the client's third packet, the ACK of
     # the server's greeting, reaches the sync threshold), UDP flows of three datagrams, and
@@ -105,9 +109,13 @@ scenario() {
     for i in 1 2; do dp_release "p$i"; dp_release "v6$i"; done
     adm_on fvs-dir "$mb" -C
     adm_on fvs-bk "$bb" -C
-    # ip_vs keeps entries of deleted services until they expire; fvs drops them.
-    adm_on fvs-bk "$bb" -Lnc >/dev/null
-    sleep 1
+    # ip_vs keeps the entries of deleted services until they expire (fvs drops them): a fresh
+    # ip_vs for the next scenario.
+    if [ "$mb" = ipvs ] || [ "$bb" = ipvs ]; then
+        ipvs_unload
+        ipvs_load
+        modprobe ip_vs_rr || fail "modprobe ip_vs_rr"
+    fi
 }
 
 scenario fvs fvs
@@ -129,4 +137,6 @@ info "a backup with another syncid ignores the messages"
 
 scenario fvs ipvs
 scenario ipvs fvs
-echo "connection sync works: fvs -> fvs, fvs -> ip_vs, ip_vs -> fvs"
+# Over an IPv6 multicast group, fvs to ip_vs.
+scenario fvs ipvs "--mcast-group ff02::8848" ff02::8848
+echo "connection sync works: fvs -> fvs, fvs -> ip_vs, ip_vs -> fvs; IPv4 and IPv6 multicast"

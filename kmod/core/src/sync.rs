@@ -1013,6 +1013,33 @@ impl<'b> Builder<'b> {
     }
 }
 
+/// What both message builders offer: the master fills either, as `sync_version` says.
+pub trait MessageBuilder {
+    /// Appends `rec`; on error the message is unchanged.
+    fn push(&mut self, rec: &Record<'_>) -> Result<(), PushError>;
+    /// Records in the message.
+    fn nr_conns(&self) -> u8;
+    /// The message to send, its header filled in; `None` while empty.
+    fn message(&mut self) -> Option<&[u8]>;
+    /// Starts a new, empty message in the same buffer.
+    fn clear(&mut self);
+}
+
+impl MessageBuilder for Builder<'_> {
+    fn push(&mut self, rec: &Record<'_>) -> Result<(), PushError> {
+        Builder::push(self, rec)
+    }
+    fn nr_conns(&self) -> u8 {
+        Builder::nr_conns(self)
+    }
+    fn message(&mut self) -> Option<&[u8]> {
+        Builder::message(self)
+    }
+    fn clear(&mut self) {
+        Builder::clear(self)
+    }
+}
+
 /// A version 0 message under construction, as `ip_vs_sync_conn_v0()` fills it
 /// (`net.ipv4.vs.sync_version = 0`): IPv4 only; no fwmark, timeout or PE data (dropped);
 /// 16-bit flags ([`send_flags_v0`]); the sequence options appended when
@@ -1100,6 +1127,21 @@ impl<'b> BuilderV0<'b> {
     /// Starts a new, empty message in the same buffer.
     pub fn clear(&mut self) {
         self.m.clear();
+    }
+}
+
+impl MessageBuilder for BuilderV0<'_> {
+    fn push(&mut self, rec: &Record<'_>) -> Result<(), PushError> {
+        BuilderV0::push(self, rec)
+    }
+    fn nr_conns(&self) -> u8 {
+        BuilderV0::nr_conns(self)
+    }
+    fn message(&mut self) -> Option<&[u8]> {
+        BuilderV0::message(self)
+    }
+    fn clear(&mut self) {
+        BuilderV0::clear(self)
     }
 }
 

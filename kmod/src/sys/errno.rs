@@ -10,3 +10,7 @@ fn mk(e: u32) -> Error {
 pub(crate) fn eafnosupport() -> Error {
     mk(b::EAFNOSUPPORT)
 }
+
+pub(crate) fn enobufs() -> Error {
+    mk(b::ENOBUFS)
+}
