@@ -128,7 +128,6 @@ const size_t fvs_c_offsetof_net_device_mtu = offsetof(struct net_device, mtu);
 const size_t fvs_c_offsetof_net_device_ifindex = offsetof(struct net_device, ifindex);
 const size_t fvs_c_offsetof_socket_sk = offsetof(struct socket, sk);
 const size_t fvs_c_offsetof_sock_sk_data_ready = offsetof(struct sock, sk_data_ready);
-const size_t fvs_c_offsetof_sock_sk_user_data = offsetof(struct sock, sk_user_data);
 const size_t fvs_c_sizeof_msghdr = sizeof(struct msghdr);
 
 #include <linux/bottom_half.h>
@@ -619,6 +618,20 @@ void fvs_sk_callback_write_lock(struct sock *sk)
 void fvs_sk_callback_write_unlock(struct sock *sk)
 {
 	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
+ * sk_user_data through C: bindgen places it 64 bytes early on the debug kernel (lockdep), which
+ * sys/layout.rs caught; the compiler knows where it is.
+ */
+void *fvs_sk_user_data(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_user_data);
+}
+
+void fvs_sk_set_user_data(struct sock *sk, void *data)
+{
+	WRITE_ONCE(sk->sk_user_data, data);
 }
 
 /*

@@ -85,7 +85,6 @@ extern const size_t fvs_c_offsetof_net_device_mtu;
 extern const size_t fvs_c_offsetof_net_device_ifindex;
 extern const size_t fvs_c_offsetof_socket_sk;
 extern const size_t fvs_c_offsetof_sock_sk_data_ready;
-extern const size_t fvs_c_offsetof_sock_sk_user_data;
 extern const size_t fvs_c_sizeof_msghdr;
 void *fvs_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
 u32 fvs_skb_mark(const struct sk_buff *skb);
@@ -192,6 +191,8 @@ bool fvs_mod_delayed_work_long(struct delayed_work *dw, unsigned long delay);
 int fvs_kernel_setsockopt(struct socket *sock, int level, int optname, void *val, unsigned int len);
 void fvs_sk_callback_write_lock(struct sock *sk);
 void fvs_sk_callback_write_unlock(struct sock *sk);
+void *fvs_sk_user_data(const struct sock *sk);
+void fvs_sk_set_user_data(struct sock *sk, void *data);
 const int FVS_SOL_IP = SOL_IP;
 const int FVS_SOL_IPV6 = SOL_IPV6;
 

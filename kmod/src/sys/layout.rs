@@ -23,7 +23,6 @@ pub(crate) fn check() -> Result {
             ("offsetof(net_device, ifindex)", b::fvs_c_offsetof_net_device_ifindex, offset_of!(b::net_device, ifindex)),
             ("offsetof(socket, sk)", b::fvs_c_offsetof_socket_sk, offset_of!(b::socket, sk)),
             ("offsetof(sock, sk_data_ready)", b::fvs_c_offsetof_sock_sk_data_ready, offset_of!(b::sock, sk_data_ready)),
-            ("offsetof(sock, sk_user_data)", b::fvs_c_offsetof_sock_sk_user_data, offset_of!(b::sock, sk_user_data)),
             ("sizeof(struct msghdr)", b::fvs_c_sizeof_msghdr, size_of::<b::msghdr>()),
         ]
     };

@@ -202,7 +202,7 @@ impl UdpSock {
         unsafe {
             b::fvs_sk_callback_write_lock(sk);
             self.saved_ready = (*sk).sk_data_ready;
-            (*sk).sk_user_data = data;
+            b::fvs_sk_set_user_data(sk, data);
             (*sk).sk_data_ready = Some(ready);
             b::fvs_sk_callback_write_unlock(sk);
         }
@@ -219,7 +219,7 @@ pub(crate) trait DataReady: Sync {
 unsafe extern "C" fn ready_trampoline<T: DataReady>(sk: *mut b::sock) {
     // SAFETY: installed by `on_data_ready` with `sk_user_data` = a `&T` that outlives the
     // socket, and removed (plus a grace period) before the socket is released.
-    let owner = unsafe { (*sk).sk_user_data as *const T };
+    let owner = unsafe { b::fvs_sk_user_data(sk) as *const T };
     // SAFETY: as above.
     if let Some(o) = unsafe { owner.as_ref() } {
         o.data_ready();
@@ -234,7 +234,7 @@ impl Drop for UdpSock {
             unsafe {
                 b::fvs_sk_callback_write_lock(sk);
                 (*sk).sk_data_ready = Some(f);
-                (*sk).sk_user_data = core::ptr::null_mut();
+                b::fvs_sk_set_user_data(sk, core::ptr::null_mut());
                 b::fvs_sk_callback_write_unlock(sk);
             }
             // The receive path calls sk_data_ready within an RCU read-side section (softirq):
