@@ -169,6 +169,10 @@ impl Conn {
         loop {
             let old = ((cur >> 32) as u8, cur as u32);
             let new = f(old.0, old.1);
+            // Nothing changes (most packets of an established flow): no atomic write.
+            if new == old {
+                return (old, new);
+            }
             let v = (cur & SF_SYNC_MASK) | ((new.0 as u64) << 32) | new.1 as u64;
             match self.sf.compare_exchange_weak(cur, v, Relaxed, Relaxed) {
                 Ok(_) => return (old, new),

@@ -175,6 +175,31 @@ void fvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 #include <net/route.h>
 #include <net/sctp/checksum.h>
 
+/* The packet path's softirqs-off section: a hook called in process context (LOCAL_OUT, or a
+ * packet reinjected by nfnetlink_queue) disables them; in softirq context they already are.
+ * Whether this call disabled them (then fvs_local_bh_enable() ends the section). */
+bool fvs_local_bh_disable_unless_softirq(void)
+{
+	if (softirq_count())
+		return false;
+	local_bh_disable();
+	return true;
+}
+
+/* skb_ensure_writable(skb, len), then skb->data; NULL if that failed. */
+unsigned char *fvs_skb_writable(struct sk_buff *skb, unsigned int len)
+{
+	if (skb_ensure_writable(skb, len) || skb_headlen(skb) < len)
+		return NULL;
+	return skb->data;
+}
+
+/* skb->data, if the first len bytes are in the linear area; NULL otherwise. */
+unsigned char *fvs_skb_linear(struct sk_buff *skb, unsigned int len)
+{
+	return skb_headlen(skb) >= len ? skb->data : NULL;
+}
+
 unsigned char *fvs_skb_data(struct sk_buff *skb)
 {
 	return skb->data;
@@ -273,6 +298,7 @@ void fvs_skb_notrack(struct sk_buff *skb)
 #endif
 }
 
+
 /* ip_vs_drop_early_demux_sk(): a packet from LOCAL_IN loses an early-demuxed socket. */
 void fvs_skb_drop_early_demux_sk(struct sk_buff *skb)
 {
@@ -284,6 +310,21 @@ void fvs_skb_clear_tstamp(struct sk_buff *skb)
 {
 	if (skb->dev)
 		skb_clear_tstamp(skb);
+}
+
+/* ip_vs_send_or_cont()'s preparation in one call: mark the packet handled, detach it from
+ * conntrack unless the connection keeps it, and when it leaves the host drop the early-demux
+ * socket, the checksum value the edits invalidated and the receive timestamp. */
+void fvs_skb_prepare_send(struct sk_buff *skb, bool leaving, bool keep_ct)
+{
+	fvs_skb_set_ipvs_property(skb);
+	if (!keep_ct)
+		fvs_skb_notrack(skb);
+	if (leaving) {
+		fvs_skb_drop_early_demux_sk(skb);
+		fvs_skb_forward_csum(skb);
+		fvs_skb_clear_tstamp(skb);
+	}
 }
 
 /* ip_route_output_key() with the flowi4 ip_vs builds (FLOWI_FLAG_KNOWN_NH for DR). */
@@ -404,6 +445,13 @@ void fvs_percpu_u64_add(void __percpu *base, unsigned int idx, u64 v)
 	this_cpu_add(((u64 __percpu *)base)[idx], v);
 }
 
+/* Two counters of one per-CPU area at once (a packet and its bytes). */
+void fvs_percpu_u64_add2(void __percpu *base, unsigned int i1, u64 v1, unsigned int i2, u64 v2)
+{
+	this_cpu_add(((u64 __percpu *)base)[i1], v1);
+	this_cpu_add(((u64 __percpu *)base)[i2], v2);
+}
+
 u64 fvs_percpu_u64_read(void __percpu *base, int cpu, unsigned int idx)
 {
 	return READ_ONCE(((u64 *)per_cpu_ptr(base, cpu))[idx]);
@@ -510,6 +558,53 @@ void fvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst)
 {
 	skb_dst_drop(skb);
 	skb_dst_set(skb, dst);
+}
+
+struct dst_entry *fvs_rt_dst(struct rtable *rt)
+{
+	return &rt->dst;
+}
+
+/* The IPv6 route's cookie, kept with it for dst_check(). */
+/* A netdevice notifier's event: the device's namespace when the device goes down or away
+ * (ip_vs_dst_event: cached routes through it are dropped), else NULL. */
+struct net *fvs_netdev_down_net(unsigned long event, void *ptr)
+{
+	if (event != NETDEV_DOWN && event != NETDEV_UNREGISTER)
+		return NULL;
+	return dev_net(netdev_notifier_info_to_dev(ptr));
+}
+
+/* __ip_vs_dst_check(): a cached route's check and the facts the transmitters need, in one call: false when
+ * routing obsoleted it. */
+bool fvs_dst_check_info(struct dst_entry *dst, u32 cookie, bool v6, struct fvs_dst_info *info)
+{
+	if (!dst_check(dst, cookie))
+		return false;
+	info->local = v6 ? (dst->dev && (dst->dev->flags & IFF_LOOPBACK))
+			 : !!(dst_rtable(dst)->rt_flags & RTCF_LOCAL);
+	info->mtu = dst_mtu(dst);
+	info->hard_header_len = dst->dev->hard_header_len;
+	info->ll_reserved = LL_RESERVED_SPACE(dst->dev);
+	return true;
+}
+
+u32 fvs_dst_cookie6(struct dst_entry *dst)
+{
+	return rt6_get_cookie(dst_rt6_info(dst));
+}
+
+unsigned int fvs_dst_rt_flags(const struct dst_entry *dst)
+{
+	return dst_rtable(dst)->rt_flags;
+}
+
+/* skb_dst_set_noref(): the packet borrows the cache's reference for the hook's RCU section
+ * (the stack takes its own with skb_dst_force() where the packet outlives it). */
+void fvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_dst_drop(skb);
+	skb_dst_set_noref(skb, dst);
 }
 
 int fvs_nf_local_out6(struct net *net, struct sk_buff *skb)

@@ -205,7 +205,14 @@ fn v4(a: &InetAddr) -> [u8; 4] {
     [a[0], a[1], a[2], a[3]]
 }
 
-fn target_of(c: &Conn) -> Target {
+/// The target of a packet of `c`, with its real server's route cache for the section `g`.
+fn target_of<'g>(c: &'g Conn, g: &'g RcuGuard) -> Target<'g> {
+    Target { route: Some(c.dest.route.slot(g)), ..target_uncached(c) }
+}
+
+/// The target of a packet of `c` whose route is looked up for the packet (paths off the
+/// established fast path, where the entry is not borrowed for the whole hook).
+fn target_uncached(c: &Conn) -> Target<'static> {
     let flags = c.flags();
     let (tun_type, tun_port, tun_flags) = if flags & crate::uapi::conn_flags::FWD_MASK == crate::uapi::conn_flags::TUNNEL {
         let d = c.dest.conf();
@@ -224,6 +231,7 @@ fn target_of(c: &Conn) -> Target {
         tun_type,
         tun_port,
         tun_flags,
+        route: None,
     }
 }
 
@@ -284,8 +292,8 @@ fn count(st: &NetState, c: &Conn, len: u32, out: bool) {
 }
 
 /// What LOCAL_IN decided under the connection-table lock.
-enum InDecision {
-    Send(Target),
+enum InDecision<'g> {
+    Send(Target<'g>),
     /// Not ours: the packet continues to the local stack.
     Pass,
     /// A virtual service without a usable real server (`ip_vs_leave`): port unreachable.
@@ -294,15 +302,14 @@ enum InDecision {
     Drop,
 }
 
-fn in_decide(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
+fn in_decide<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGuard) -> InDecision<'g> {
     let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let len = skb.len();
     let now = jiffies();
 
-    let g = RcuGuard::new();
     // An entry made before the client's port was known (FTP passive data) gets it now.
-    let found = st.conns.lookup(&g, &key).or_else(|| {
-        st.conns.lookup_no_cport(&g, &key).and_then(|c| st.conns.fill_cport(&g, c, p.sport))
+    let found = st.conns.lookup(g, &key).or_else(|| {
+        st.conns.lookup_no_cport(g, &key).and_then(|c| st.conns.fill_cport(g, c, p.sport))
     });
     if let Some(c) = found {
         let ctl = &st.sysctl;
@@ -322,7 +329,7 @@ fn in_decide(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
             if expire_nodest && !c.is_bypass() && c.dest.conf().weight == 0 {
                 resched = true;
                 uses_old_ct = old_ct();
-            } else if reuse != 0 && new_conn_expected(&g, c, reuse) {
+            } else if reuse != 0 && new_conn_expected(g, c, reuse) {
                 uses_old_ct = old_ct();
                 resched = !c.is_held() || !uses_old_ct;
             }
@@ -337,10 +344,10 @@ fn in_decide(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
             uses_old_ct = old_ct();
         }
         if !resched {
-            set_state(st, &g, c, Direction::Input, p, now, true);
+            set_state(st, g, c, Direction::Input, p, now, true);
             count(st, c, len, false);
-            crate::syncd::conn_in(st, &g, c);
-            return InDecision::Send(target_of(c));
+            crate::syncd::conn_in(st, g, c);
+            return InDecision::Send(target_of(c, g));
         }
         if !uses_old_ct {
             // Its conntrack entry is not this packet's: expiring it must not kill that.
@@ -352,15 +359,14 @@ fn in_decide(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt) -> InDecision {
         }
     }
 
-    new_conn(net, st, skb, p, &g, now, false)
+    new_conn(net, st, skb, p, g, now, false)
 }
 
 /// No connection yet: is this a packet to a virtual service that may start one? Schedules it
 /// and links the new entry (`ip_vs_try_to_schedule`). `from_icmp`: `p` is the flow an ICMP
 /// error is about (schedule_icmp): no SYN/INIT needed, and the new entry keeps its initial
 /// state and 3 s expiry as `ip_vs_conn_new` leaves them.
-fn new_conn(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, from_icmp: bool) -> InDecision {
-    let g = g;
+fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGuard, now: u64, from_icmp: bool) -> InDecision<'g> {
     let len = skb.len();
     let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let mark = skb.mark();
@@ -474,7 +480,7 @@ fn new_conn(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u
             s.conn();
         }
         count(st, &c, len, false);
-        return InDecision::Send(target_of(&c));
+        return InDecision::Send(target_uncached(&c));
     }
     // With the conntrack sysctl the connection keeps its conntrack entry; the FTP helper
     // watches NAT connections to its port.
@@ -501,7 +507,7 @@ fn new_conn(net: NetRef, st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u
     }
     count(st, c, len, false);
     crate::syncd::conn_in(st, g, c);
-    InDecision::Send(target_of(c))
+    InDecision::Send(target_of(c, g))
 }
 
 /// The FTP helper on a client's packet of a NAT control connection (`tcp_dnat_handler`).
@@ -521,7 +527,7 @@ fn ftp_out(st: &NetState, skb: &mut Skb, p: &Pkt) -> bool {
 /// client -> virtual service -> this server, under a template for its Call-ID when the service
 /// is persistent, so that the client's answers and the rest of the call reach this server.
 /// Not at LOCAL_IN. Returns the new connection's target.
-fn rs_conn_out(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, local_in: bool) -> Option<Target> {
+fn rs_conn_out(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, local_in: bool) -> Option<Target<'static>> {
     if p.protocol != IPPROTO_UDP || local_in || st.conn_out_svcs.load(Relaxed) == 0 || p.sport == 0 {
         return None;
     }
@@ -572,12 +578,12 @@ fn rs_conn_out(st: &NetState, skb: &Skb, p: &Pkt, g: &RcuGuard, now: u64, local_
     let len = skb.len();
     if flags & ONE_PACKET != 0 {
         count(st, &c, len, true);
-        return Some(target_of(&c));
+        return Some(target_uncached(&c));
     }
     set_state(st, g, &c, Direction::Output, p, now, false);
     let (c, _) = st.conns.insert(g, c).ok()?;
     count(st, c, len, true);
-    Some(target_of(c))
+    Some(target_uncached(c))
 }
 
 /// The client's network under a persistent service's netmask (IPv6: a prefix length), kept as
@@ -619,16 +625,16 @@ fn sip_pe_data(skb: &Skb, p: &Pkt) -> Option<KBox<PeData>> {
 /// usable real server, to a non-local unicast address, gets a bypass entry (no real server,
 /// real-server side 0.0.0.0:0) and goes on to its own destination. `None`: refused as usual.
 #[allow(clippy::too_many_arguments)]
-fn bypass(
+fn bypass<'g>(
     net: NetRef,
-    st: &NetState,
-    g: &RcuGuard,
+    st: &'g NetState,
+    g: &'g RcuGuard,
     svc: &Arc<crate::rules::Service>,
     p: &Pkt,
     len: u32,
     now: u64,
     from_icmp: bool,
-) -> Option<InDecision> {
+) -> Option<InDecision<'g>> {
     if !Sysctls::on(&st.sysctl.cache_bypass) || svc.key.fwmark == 0 || from_icmp {
         return None;
     }
@@ -653,11 +659,11 @@ fn bypass(
     set_state(st, g, &c, Direction::Input, p, now, false);
     if flags & ONE_PACKET != 0 {
         count(st, &c, len, false);
-        return Some(InDecision::Send(target_of(&c)));
+        return Some(InDecision::Send(target_uncached(&c)));
     }
     let (c, _) = st.conns.insert(g, c).ok()?;
     count(st, c, len, false);
-    Some(InDecision::Send(target_of(c)))
+    Some(InDecision::Send(target_of(c, g)))
 }
 
 /// `is_new_conn`: a packet that opens a connection (TCP SYN, SCTP INIT).
@@ -932,7 +938,7 @@ fn in_icmp_tunnel4(net: NetRef, st: &NetState, skb: &mut Skb) -> Option<Verdict>
 /// schedule_icmp: an ICMP error from the client side about a flow with no connection (the
 /// embedded packet, VIP -> client, reversed) is scheduled as a new connection, whose real
 /// server then gets the error. The connection's target, if one was made.
-fn icmp_schedule(net: NetRef, st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPkt, af: u16) -> Option<Target> {
+fn icmp_schedule(net: NetRef, st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPkt, af: u16) -> Option<Target<'static>> {
     if !Sysctls::on(&st.sysctl.schedule_icmp) {
         return None;
     }
@@ -949,7 +955,7 @@ fn icmp_schedule(net: NetRef, st: &NetState, skb: &Skb, g: &RcuGuard, p: &IcmpPk
         sctp_event: None,
     };
     match new_conn(net, st, skb, &flow, g, jiffies(), true) {
-        InDecision::Send(t) => Some(t),
+        InDecision::Send(t) => Some(t.uncached()),
         _ => None,
     }
 }
@@ -970,7 +976,7 @@ fn in_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local: bool) -> Verdict {
         let g = RcuGuard::new();
         let c = st.conns.lookup(&g, &key);
         let t = match c {
-            Some(c) => target_of(c),
+            Some(c) => target_uncached(c),
             None => match icmp_schedule(net, st, skb, &g, &p, AF_INET) {
                 Some(t) => t,
                 None => return Verdict::Accept,
@@ -997,7 +1003,7 @@ fn out_icmp4(net: NetRef, st: &NetState, skb: &mut Skb, local_in: bool) -> Verdi
             return Verdict::Accept;
         };
         count(st, c, skb.len(), true);
-        target_of(c)
+        target_uncached(c)
     };
     let v = xmit::icmp_response4(skb, &p.l, &t);
     snat_reroute(net, st, skb, &t, v, local_in, false)
@@ -1036,7 +1042,7 @@ fn in_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
         let Some(c) = st.conns.lookup(&g, &key) else { return Verdict::Accept };
         count(st, c, skb.len(), false);
         c.set_expires(jiffies() + state_timeout(st, IPPROTO_UDP, c.state()) as u64 * crate::sys::hz() as u64);
-        Target { protocol, ..target_of(c) }
+        Target { protocol, ..target_uncached(c) }
     };
     if v6 {
         xmit::xmit6(net, skb, ihl, &t)
@@ -1056,7 +1062,7 @@ fn out_ah_esp(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool, local_in: boo
         };
         count(st, c, skb.len(), true);
         c.set_expires(jiffies() + state_timeout(st, IPPROTO_UDP, c.state()) as u64 * crate::sys::hz() as u64);
-        Target { protocol, ..target_of(c) }
+        Target { protocol, ..target_uncached(c) }
     };
     let v = if v6 { xmit::snat6(skb, ihl, &t) } else { xmit::snat4(skb, ihl, &t) };
     snat_reroute(net, st, skb, &t, v, local_in, v6)
@@ -1118,11 +1124,15 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    if is_icmp4(skb) {
-        return in_icmp4(net, st, skb, true);
-    }
-    let Some(p) = parse_pkt(skb, false) else { return in_ah_esp(net, st, skb, false) };
-    match in_decide(net, st, skb, &p) {
+    // TCP/UDP/SCTP first (the common case, one look at the headers); then ICMP, AH/ESP.
+    let Some(p) = parse_pkt(skb, false) else {
+        if is_icmp4(skb) {
+            return in_icmp4(net, st, skb, true);
+        }
+        return in_ah_esp(net, st, skb, false);
+    };
+    let g = RcuGuard::new();
+    match in_decide(net, st, skb, &p, &g) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
@@ -1144,10 +1154,12 @@ fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    if is_icmp4(skb) {
-        return out_icmp4(net, st, skb, local_in);
-    }
-    let Some(p) = parse_pkt(skb, false) else { return out_ah_esp(net, st, skb, false, local_in) };
+    let Some(p) = parse_pkt(skb, false) else {
+        if is_icmp4(skb) {
+            return out_icmp4(net, st, skb, local_in);
+        }
+        return out_ah_esp(net, st, skb, false, local_in);
+    };
     out_l4(net, st, skb, &p, local_in)
 }
 
@@ -1164,7 +1176,7 @@ fn out_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, local_in: bool) ->
             Some(c) => {
                 count(st, c, len, true);
                 set_state(st, &g, c, Direction::Output, p, now, true);
-                target_of(c)
+                target_uncached(c)
             }
             // A real server's own request (SIP): a connection made for it.
             None => match rs_conn_out(st, skb, p, &g, now, local_in) {
@@ -1256,7 +1268,7 @@ fn in_icmp6(net: NetRef, st: &NetState, skb: &mut Skb) -> Verdict {
         let g = RcuGuard::new();
         let c = st.conns.lookup(&g, &key);
         let t = match c {
-            Some(c) => target_of(c),
+            Some(c) => target_uncached(c),
             None => match icmp_schedule(net, st, skb, &g, &p, AF_INET6) {
                 Some(t) => t,
                 None => return Verdict::Accept,
@@ -1287,7 +1299,7 @@ fn out_icmp6(net: NetRef, st: &NetState, skb: &mut Skb, local_in: bool) -> Verdi
             return Verdict::Accept;
         };
         count(st, c, skb.len(), true);
-        target_of(c)
+        target_uncached(c)
     };
     let v = xmit::icmp_response6(skb, &p.l, &t);
     snat_reroute(net, st, skb, &t, v, local_in, true)
@@ -1299,11 +1311,14 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    if is_icmp6(skb) {
-        return in_icmp6(net, st, skb);
-    }
-    let Some(p) = parse_pkt(skb, true) else { return in_ah_esp(net, st, skb, true) };
-    match in_decide(net, st, skb, &p) {
+    let Some(p) = parse_pkt(skb, true) else {
+        if is_icmp6(skb) {
+            return in_icmp6(net, st, skb);
+        }
+        return in_ah_esp(net, st, skb, true);
+    };
+    let g = RcuGuard::new();
+    match in_decide(net, st, skb, &p, &g) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
@@ -1325,10 +1340,12 @@ fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         return Verdict::Accept;
     }
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    if is_icmp6(skb) {
-        return out_icmp6(net, st, skb, local_in);
-    }
-    let Some(p) = parse_pkt(skb, true) else { return out_ah_esp(net, st, skb, true, local_in) };
+    let Some(p) = parse_pkt(skb, true) else {
+        if is_icmp6(skb) {
+            return out_icmp6(net, st, skb, local_in);
+        }
+        return out_ah_esp(net, st, skb, true, local_in);
+    };
     out_l4(net, st, skb, &p, local_in)
 }
 
@@ -1336,7 +1353,7 @@ fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
 /// with them on, and the connection table's bucket locks and the scheduler locks are also taken
 /// by softirqs (elsewhere a no-op nesting).
 fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict {
-    let _bh = crate::sys::bh::BhGuard::new();
+    let _bh = crate::sys::bh::PacketBh::new();
     match state.net() {
         Some(net) => f(net),
         None => Verdict::Accept,
@@ -1346,7 +1363,7 @@ fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict
 /// `ip_vs_route_me_harder` after `handle_response(_icmp)`: with snat_reroute, a NAT reply
 /// (source now the virtual address) going to a remote client (FORWARD, LOCAL_OUT) is routed
 /// again; without a route it is dropped.
-fn snat_reroute(net: NetRef, st: &NetState, skb: &mut Skb, t: &Target, v: Verdict, local_in: bool, v6: bool) -> Verdict {
+fn snat_reroute(net: NetRef, st: &NetState, skb: &mut Skb, t: &Target<'_>, v: Verdict, local_in: bool, v6: bool) -> Verdict {
     if v != Verdict::Accept || local_in || t.method() != MASQ || !Sysctls::on(&st.sysctl.snat_reroute) {
         return v;
     }

@@ -303,10 +303,35 @@ impl NetState {
     }
 }
 
+/// `ip_vs_dst_event`: a device going down or away takes the cached routes of the namespace's
+/// real servers with it (a cached route holds its device), so that the device can go and the
+/// next packets are routed afresh.
+struct RoutesOnDevDown;
+
+impl crate::sys::net::DevDown for RoutesOnDevDown {
+    fn dev_down(net: NetRef) {
+        let Some(st) = NetState::of(net) else { return };
+        let g = RcuGuard::new();
+        for s in st.rules.iter(&g) {
+            for d in s.dests.iter(&g) {
+                d.route.reset();
+            }
+        }
+    }
+}
+
+static DEV_NOTIFIER: crate::sys::net::DevNotifier<RoutesOnDevDown> = crate::sys::net::DevNotifier::new();
+
 pub(crate) fn register() -> Result {
-    PERNET.register()
+    PERNET.register()?;
+    if let Err(e) = DEV_NOTIFIER.register() {
+        PERNET.unregister();
+        return Err(e);
+    }
+    Ok(())
 }
 
 pub(crate) fn unregister() {
+    DEV_NOTIFIER.unregister();
     PERNET.unregister()
 }

@@ -68,11 +68,9 @@ impl Stats {
     /// A packet towards the real server (`out == false`) or back to the client.
     pub(crate) fn packet(&self, out: bool, len: u32) {
         if out {
-            self.pcpu.add(est::OUTPKTS, 1);
-            self.pcpu.add(est::OUTBYTES, len as u64);
+            self.pcpu.add2(est::OUTPKTS, 1, est::OUTBYTES, len as u64);
         } else {
-            self.pcpu.add(est::INPKTS, 1);
-            self.pcpu.add(est::INBYTES, len as u64);
+            self.pcpu.add2(est::INPKTS, 1, est::INBYTES, len as u64);
         }
     }
 
@@ -236,6 +234,8 @@ impl Service {
         let idx = self.dests.iter_w(w).position(m)?;
         if let Some(d) = self.find_dest_w(w, af, addr, port) {
             d.available.store(false, Relaxed);
+            // Packets no longer go to it: its route (and the device it holds) is let go.
+            d.route.reset();
         }
         let r = self.dests.remove_first(w, m);
         crate::sched::dests_changed(self, w, crate::sched::Change::Removed(idx));
@@ -246,6 +246,7 @@ impl Service {
     fn retire_dests(&self, w: Writer<'_>) {
         for d in self.dests.iter_w(w) {
             d.available.store(false, Relaxed);
+            d.route.reset();
         }
     }
 }
@@ -290,6 +291,8 @@ pub(crate) struct Dest {
     /// fvs's drain (`ipvsadm-rs -d ... --drain SECONDS`): the jiffies by which the real server
     /// is removed at the latest; 0 when it is not draining. While draining its weight is 0.
     drain_until: AtomicU64,
+    /// The output route to the real server, cached for the packets sent to it.
+    pub(crate) route: crate::sys::dst::DstCache,
 }
 
 impl Dest {
@@ -315,6 +318,7 @@ impl Dest {
                 available: AtomicBool::new(true),
                 overloaded: AtomicBool::new(false),
                 drain_until: AtomicU64::new(0),
+                route: crate::sys::dst::DstCache::new(),
             },
             GFP_KERNEL,
         )?;
@@ -405,6 +409,9 @@ impl Dest {
     }
 
     pub(crate) fn set_conf(&self, c: &DestConf) {
+        // As `__ip_vs_update_dest`: the cached route goes with an edit (the next packet looks
+        // it up again).
+        self.route.reset();
         let thresholds_changed =
             self.u_threshold.load(Relaxed) != c.u_threshold || self.l_threshold.load(Relaxed) != c.l_threshold;
         self.tun_type.store(c.tun_type, Relaxed);

@@ -8,10 +8,9 @@ use crate::rules::AF_INET6;
 use crate::sys::bindings as b;
 use crate::sys::net::NetRef;
 use crate::sys::nf::{Skb, Verdict};
-use crate::sys::skb::{Route, Route6};
 use crate::sysctl::Sysctls;
 use crate::uapi::{tun_flags, tun_type};
-use crate::xmit::{tx_error, ttl_mtu4, ttl_mtu6, Target};
+use crate::xmit::{tx_error, ttl_mtu4, ttl_mtu6, OutRt, Target};
 
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_IPV6: u8 = 41;
@@ -40,7 +39,7 @@ enum Encap {
 impl Encap {
     /// The real server's encapsulation for this packet (`partial`: CHECKSUM_PARTIAL, the only
     /// case remote checksum offload applies to).
-    fn of(t: &Target, partial: bool) -> Self {
+    fn of(t: &Target<'_>, partial: bool) -> Self {
         let f = t.tun_flags;
         match t.tun_type {
             tun_type::GUE => Encap::Gue {
@@ -81,12 +80,6 @@ impl Encap {
     }
 }
 
-/// A route to the real server in its own family.
-enum Rt {
-    V4(Route),
-    V6(Route6),
-}
-
 /// `INET_ECN_encapsulate(dsfield, dsfield)`: the outer header carries the inner ECN bits, with
 /// CE turned into ECT(0).
 fn ecn_encapsulate(ds: u8) -> u8 {
@@ -97,18 +90,14 @@ fn ecn_encapsulate(ds: u8) -> u8 {
 /// Sends the packet (`inner_v6`: its family) of connection `t` to its real server through the
 /// real server's tunnel. Consumes the packet, or returns `Accept` for a real server that is
 /// this host (delivered locally, unencapsulated).
-pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Verdict {
+pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target<'_>) -> Verdict {
     let outer_v6 = t.daf == AF_INET6;
     let enc = Encap::of(t, skb.csum_partial());
     let ohl: u32 = if outer_v6 { 40 } else { 20 };
 
     // __ip_vs_get_out_rt(_v6) with IP_VS_RT_MODE_TUNNEL: routed in the real server's family;
     // TTL and MTU in the packet's.
-    let rt = if outer_v6 {
-        Route6::output(net, &t.daddr, false).map(Rt::V6)
-    } else {
-        Route::output4(net, [t.daddr[0], t.daddr[1], t.daddr[2], t.daddr[3]], false).map(Rt::V4)
-    };
+    let rt = OutRt::to(net, t.route, outer_v6, &t.daddr, false);
     let Some(rt) = rt else {
         if inner_v6 {
             skb.icmpv6_send(1, 3, 0); // destination unreachable, address unreachable
@@ -117,10 +106,7 @@ pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Ve
         }
         return tx_error(skb);
     };
-    let (local, mtu, ll_reserved) = match &rt {
-        Rt::V4(r) => (r.is_local(), r.mtu(), r.ll_reserved()),
-        Rt::V6(r) => (r.is_local(), r.mtu(), r.ll_reserved()),
-    };
+    let (local, mtu, ll_reserved) = (rt.is_local(), rt.mtu(), rt.ll_reserved());
     if local {
         drop(rt);
         skb.prepare_send(false, t.nfct());
@@ -142,17 +128,8 @@ pub(crate) fn xmit(net: NetRef, skb: &mut Skb, inner_v6: bool, t: &Target) -> Ve
     if !ok {
         return Verdict::Stolen;
     }
-    let mut saddr = [0u8; 16];
-    match rt {
-        Rt::V4(r) => {
-            saddr[..4].copy_from_slice(&r.saddr);
-            skb.set_route(r);
-        }
-        Rt::V6(r) => {
-            saddr = r.saddr;
-            skb.set_route6(r);
-        }
-    }
+    let saddr = rt.saddr();
+    rt.attach(skb);
 
     // ip_vs_prepare_tunneled_skb(): a private head with room for the new headers, and what
     // the outer header inherits from the inner one.

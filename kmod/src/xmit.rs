@@ -8,6 +8,7 @@
 use crate::corelib::csum::{self, IpAddr, UdpCsumMode};
 use crate::sys::net::NetRef;
 use crate::sys::nf::{Skb, Verdict};
+use crate::sys::dst::{CachedDst, DstSlot};
 use crate::sys::skb::{Route, Route6};
 use crate::rules::InetAddr;
 use crate::uapi::conn_flags;
@@ -27,7 +28,7 @@ const IP_DF: u16 = 0x4000;
 /// What a transmitter needs to know of a connection (copied out of the table, so no lock is
 /// held while the packet is sent).
 #[derive(Clone, Copy)]
-pub(crate) struct Target {
+pub(crate) struct Target<'g> {
     pub(crate) flags: u32,
     pub(crate) protocol: u8,
     /// Addresses as `union nf_inet_addr` (IPv4 in the first 4 bytes).
@@ -42,9 +43,17 @@ pub(crate) struct Target {
     pub(crate) tun_type: u8,
     pub(crate) tun_port: u16,
     pub(crate) tun_flags: u16,
+    /// The real server's route cache, for the packet's RCU section (`None`: look the route up).
+    pub(crate) route: Option<DstSlot<'g>>,
 }
 
-impl Target {
+impl Target<'_> {
+    /// The same target without the route cache, for use outside the section it was made in.
+    pub(crate) fn uncached(self) -> Target<'static> {
+        let Target { flags, protocol, vaddr, vport, daddr, dport, daf, tun_type, tun_port, tun_flags, route: _ } = self;
+        Target { flags, protocol, vaddr, vport, daddr, dport, daf, tun_type, tun_port, tun_flags, route: None }
+    }
+
     pub(crate) fn method(&self) -> u32 {
         self.flags & conn_flags::FWD_MASK
     }
@@ -85,7 +94,7 @@ fn ip_send_check(h: &mut [u8], ihl: usize) {
 /// `ip_vs_update_conntrack` for a packet of a NAT connection that keeps conntrack (not
 /// one-packet scheduled: no reply is expected): its entry learns the real server's side
 /// (`outin`) or the virtual service's.
-fn nat_ct(skb: &mut Skb, t: &Target, outin: bool) {
+fn nat_ct(skb: &mut Skb, t: &Target<'_>, outin: bool) {
     if t.nfct() && t.method() == conn_flags::MASQ && t.flags & conn_flags::ONE_PACKET == 0 {
         let (addr, port) = if outin { (&t.daddr, t.dport) } else { (&t.vaddr, t.vport) };
         skb.ct_update(outin, t.flags & crate::conn::F_APP != 0, addr, port);
@@ -122,7 +131,7 @@ fn l4_check_off(protocol: u8) -> usize {
 /// checksums, as the `tcp/udp/sctp_dnat_handler` (`dnat`) and `_snat_handler` (`!dnat`) plus
 /// the address rewrite of the NAT transmitters do. `l4off`: where the transport header starts
 /// (after IPv4 options or IPv6 extension headers); its first bytes must be writable.
-fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &Target) -> bool {
+fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &Target<'_>) -> bool {
     let (oldip, newip, newport) = if dnat { (t.vaddr, t.daddr, t.dport) } else { (t.daddr, t.vaddr, t.vport) };
     let (alen, aoff) = match (v6, dnat) {
         (false, true) => (4, 16),
@@ -248,10 +257,99 @@ enum Out {
     Gone,
 }
 
-/// `__ip_vs_get_out_rt()` for IPv4: route to the real server, TTL, MTU (minus `overhead` for
-/// a tunnel), then the route is attached. `is_icmp`: no frag-needed about an ICMP packet.
-fn get_out_rt(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhead: u32) -> (Out, Option<Route>) {
-    let Some(rt) = Route::output4(net, daddr, known_nh) else {
+/// An output route: looked up for this packet (holding a reference), or the real server's
+/// cached one borrowed for the packet's RCU section.
+pub(crate) enum OutRt<'g> {
+    V4(Route),
+    V6(Route6),
+    Cached(CachedDst<'g>),
+}
+
+impl<'g> OutRt<'g> {
+    /// `__ip_vs_get_out_rt(_v6)`'s lookup, through the real server's route cache when there is
+    /// one (`slot`): a cached route that routing has not obsoleted is used as it is; otherwise
+    /// the route is looked up and cached for the next packets.
+    pub(crate) fn to(net: NetRef, slot: Option<DstSlot<'g>>, v6: bool, daddr: &InetAddr, known_nh: bool) -> Option<Self> {
+        if let Some(c) = slot.and_then(|s| s.get(v6, known_nh)) {
+            return Some(OutRt::Cached(c));
+        }
+        if v6 {
+            let rt = Route6::output(net, daddr, known_nh)?;
+            Some(match slot {
+                Some(s) => s.store6(rt, known_nh).map_or_else(OutRt::V6, OutRt::Cached),
+                None => OutRt::V6(rt),
+            })
+        } else {
+            let rt = Route::output4(net, addr4(daddr, 0), known_nh)?;
+            Some(match slot {
+                Some(s) => s.store4(rt, known_nh).map_or_else(OutRt::V4, OutRt::Cached),
+                None => OutRt::V4(rt),
+            })
+        }
+    }
+
+    /// The route delivers locally (`RTCF_LOCAL`; IPv6: it ends on loopback).
+    pub(crate) fn is_local(&self) -> bool {
+        match self {
+            OutRt::V4(r) => r.is_local(),
+            OutRt::V6(r) => r.is_local(),
+            OutRt::Cached(c) => c.is_local(),
+        }
+    }
+
+    pub(crate) fn mtu(&self) -> u32 {
+        match self {
+            OutRt::V4(r) => r.mtu(),
+            OutRt::V6(r) => r.mtu(),
+            OutRt::Cached(c) => c.mtu(),
+        }
+    }
+
+    pub(crate) fn hard_header_len(&self) -> u32 {
+        match self {
+            OutRt::V4(r) => r.hard_header_len(),
+            OutRt::V6(r) => r.hard_header_len(),
+            OutRt::Cached(c) => c.hard_header_len(),
+        }
+    }
+
+    pub(crate) fn ll_reserved(&self) -> u32 {
+        match self {
+            OutRt::V4(r) => r.ll_reserved(),
+            OutRt::V6(r) => r.ll_reserved(),
+            OutRt::Cached(c) => c.ll_reserved(),
+        }
+    }
+
+    /// The source address the route selects (IPv4 in the first 4 bytes).
+    pub(crate) fn saddr(&self) -> [u8; 16] {
+        match self {
+            OutRt::V4(r) => {
+                let mut a = [0u8; 16];
+                a[..4].copy_from_slice(&r.saddr);
+                a
+            }
+            OutRt::V6(r) => r.saddr,
+            OutRt::Cached(c) => c.saddr,
+        }
+    }
+
+    /// Makes the route the packet's, replacing its input route.
+    pub(crate) fn attach(self, skb: &mut Skb) {
+        match self {
+            OutRt::V4(r) => skb.set_route(r),
+            OutRt::V6(r) => skb.set_route6(r),
+            OutRt::Cached(c) => skb.set_dst_noref(&c),
+        }
+    }
+}
+
+/// `__ip_vs_get_out_rt()` for IPv4: route to the real server (through its cache, `slot`), TTL,
+/// MTU (minus `overhead` for a tunnel).
+fn get_out_rt<'g>(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhead: u32, slot: Option<DstSlot<'g>>) -> (Out, Option<OutRt<'g>>) {
+    let mut d = [0u8; 16];
+    d[..4].copy_from_slice(&daddr);
+    let Some(rt) = OutRt::to(net, slot, false, &d, known_nh) else {
         skb.link_failure();
         skb.free();
         return (Out::Gone, None);
@@ -271,29 +369,27 @@ fn get_out_rt(net: NetRef, skb: &mut Skb, daddr: [u8; 4], known_nh: bool, overhe
 /// is dropped) with frag-needed to the sender for a DF packet that does not fit. False when
 /// the packet was consumed.
 pub(crate) fn ttl_mtu4(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
-    let Some(h) = skb.linear_mut(20) else {
+    // Made writable first (one call; the content is unchanged, so an expired packet's ICMP
+    // error quotes it as it came).
+    let Some(h) = skb.writable_linear(20) else {
         skb.free();
         return false;
     };
-    if h[8] <= 1 {
+    let expired = h[8] <= 1;
+    let (mut df, mut is_icmp) = (false, false);
+    if !expired {
+        let old = get16(h, 8);
+        h[8] -= 1;
+        let c = csum::csum_replace2(get16(h, 10), old, get16(h, 8));
+        put16(h, 10, c);
+        df = get16(h, 6) & IP_DF != 0;
+        is_icmp = h[9] == IPPROTO_ICMP;
+    }
+    if expired {
         skb.icmp_send(ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, 0);
         skb.free();
         return false;
     }
-    if skb.ensure_writable(20).is_err() {
-        skb.free();
-        return false;
-    }
-    let Some(h) = skb.linear_mut(20) else {
-        skb.free();
-        return false;
-    };
-    let old = get16(h, 8);
-    h[8] -= 1;
-    let c = csum::csum_replace2(get16(h, 10), old, get16(h, 8));
-    put16(h, 10, c);
-    let df = get16(h, 6) & IP_DF != 0;
-    let is_icmp = h[9] == IPPROTO_ICMP;
     if tunnel && mtu < 68 {
         skb.free();
         return false;
@@ -307,8 +403,8 @@ pub(crate) fn ttl_mtu4(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
 }
 
 /// `ip_vs_nat_xmit()`: rewrite the destination to the real server and send it there.
-pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0);
+pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0, t.route);
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
@@ -322,7 +418,7 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdic
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             let hh = rt.hard_header_len();
-            skb.set_route(rt);
+            rt.attach(skb);
             if skb.cow(hh).is_err() {
                 return tx_error(skb);
             }
@@ -346,8 +442,8 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdic
 }
 
 /// `ip_vs_dr_xmit()`: the packet goes unchanged to the real server's link address.
-pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr4(), true, 0);
+pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), true, 0, t.route);
     match out {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
@@ -357,7 +453,7 @@ pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            skb.set_route(rt);
+            rt.attach(skb);
             skb.set_ignore_df();
             skb.prepare_send(true, t.nfct());
             skb.send_local_out(net);
@@ -368,8 +464,8 @@ pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
 
 /// `ip_vs_bypass_xmit()`: a cache-bypass entry's packet goes on, unchanged, to its own
 /// destination (never a local one).
-pub(crate) fn bypass4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.vaddr4(), false, 0);
+pub(crate) fn bypass4(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
+    let (out, rt) = get_out_rt(net, skb, t.vaddr4(), false, 0, None);
     match out {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
@@ -378,7 +474,7 @@ pub(crate) fn bypass4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            skb.set_route(rt);
+            rt.attach(skb);
             skb.set_ignore_df();
             skb.prepare_send(true, t.nfct());
             skb.send_local_out(net);
@@ -388,7 +484,7 @@ pub(crate) fn bypass4(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
 }
 
 /// Sends a packet of a connection to its real server by the connection's method.
-pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
+pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Verdict {
     match t.method() {
         conn_flags::MASQ => nat4(net, skb, ihl, t),
         conn_flags::DROUTE => dr4(net, skb, t),
@@ -404,7 +500,7 @@ pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target) -> Verdi
 
 /// `handle_response()` for NAT: a reply from the real server gets the virtual service's
 /// address and port as its source and continues (FORWARD).
-pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target) -> Verdict {
+pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Verdict {
     if t.method() == conn_flags::MASQ {
         if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
             return tx_error(skb);
@@ -450,7 +546,7 @@ pub(crate) fn icmp_csum_ok(skb: &Skb, ihl: usize) -> bool {
 /// real server to the client, FORWARD): outer source and embedded destination become the
 /// virtual service; false (from the client side, LOCAL_IN): outer destination and embedded
 /// source become the real server. Needs `l.wlen()` writable bytes.
-fn nat_icmp(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
+fn nat_icmp(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target<'_>) -> bool {
     let len = skb.len();
     let ci = l.inner();
     {
@@ -490,11 +586,11 @@ fn nat_icmp(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
 
 /// `ip_vs_icmp_xmit()`: an ICMP error from the client side about a connection goes to its real
 /// server; for NAT rewritten so the real server sees it about its own packet.
-pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target<'_>) -> Verdict {
     if t.method() != conn_flags::MASQ {
         return xmit4(net, skb, l.ihl, t);
     }
-    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0);
+    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0, t.route);
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
@@ -507,7 +603,7 @@ pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             let hh = rt.hard_header_len();
-            skb.set_route(rt);
+            rt.attach(skb);
             if skb.cow(hh).is_err() {
                 return tx_error(skb);
             }
@@ -532,7 +628,7 @@ pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
 
 /// `handle_response_icmp()`: an ICMP error from a NAT real server about a connection is
 /// rewritten to come from the virtual service and continues to the client.
-pub(crate) fn icmp_response4(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+pub(crate) fn icmp_response4(skb: &mut Skb, l: &IcmpLayout, t: &Target<'_>) -> Verdict {
     if t.method() == conn_flags::MASQ {
         if !icmp_csum_ok(skb, l.ihl) {
             return Verdict::Drop;
@@ -554,8 +650,8 @@ pub(crate) const IPPROTO_ICMPV6: u8 = 58;
 const IN6_LOOPBACK: InetAddr = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// `__ip_vs_get_out_rt_v6()`: route to the real server, hop limit, MTU.
-fn get_out_rt6(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, overhead: u32) -> (Out, Option<Route6>) {
-    let Some(rt) = Route6::output(net, daddr, known_nh) else {
+fn get_out_rt6<'g>(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, overhead: u32, slot: Option<DstSlot<'g>>) -> (Out, Option<OutRt<'g>>) {
+    let Some(rt) = OutRt::to(net, slot, true, daddr, known_nh) else {
         skb.icmpv6_send(1, 3, 0); // destination unreachable, address unreachable
         skb.free();
         return (Out::Gone, None);
@@ -573,7 +669,7 @@ fn get_out_rt6(net: NetRef, skb: &mut Skb, daddr: &InetAddr, known_nh: bool, ove
 /// As `ttl_mtu4` for an IPv6 packet (hop limit; packet-too-big, never about ICMPv6; a
 /// tunnel path below 1280 drops the packet).
 pub(crate) fn ttl_mtu6(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
-    let Some(h) = skb.linear_mut(40) else {
+    let Some(h) = skb.writable_linear(40) else {
         skb.free();
         return false;
     };
@@ -582,14 +678,6 @@ pub(crate) fn ttl_mtu6(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
         skb.free();
         return false;
     }
-    if skb.ensure_writable(40).is_err() {
-        skb.free();
-        return false;
-    }
-    let Some(h) = skb.linear_mut(40) else {
-        skb.free();
-        return false;
-    };
     h[7] -= 1;
     let is_icmp = h[6] == IPPROTO_ICMPV6;
     if tunnel && mtu < 1280 {
@@ -607,8 +695,8 @@ pub(crate) fn ttl_mtu6(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
 }
 
 /// `ip_vs_nat_xmit_v6()`.
-pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, 0);
+pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target<'_>) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, 0, t.route);
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
@@ -622,7 +710,7 @@ pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verd
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             let hh = rt.hard_header_len();
-            skb.set_route6(rt);
+            rt.attach(skb);
             if skb.cow(hh).is_err() {
                 return tx_error(skb);
             }
@@ -646,8 +734,8 @@ pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verd
 }
 
 /// `ip_vs_dr_xmit_v6()`.
-pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt6(net, skb, &t.daddr, true, 0);
+pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, true, 0, t.route);
     match out {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
@@ -657,7 +745,7 @@ pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            skb.set_route6(rt);
+            rt.attach(skb);
             skb.set_ignore_df();
             skb.prepare_send(true, t.nfct());
             skb.send_local_out6(net);
@@ -668,8 +756,8 @@ pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
 
 /// Sends an IPv6 packet of a connection by the connection's method (NAT, DR, ip6ip6, local).
 /// `ip_vs_bypass_xmit_v6()`: as `bypass4`.
-pub(crate) fn bypass6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
-    let (out, rt) = get_out_rt6(net, skb, &t.vaddr, false, 0);
+pub(crate) fn bypass6(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
+    let (out, rt) = get_out_rt6(net, skb, &t.vaddr, false, 0, None);
     match out {
         Out::Gone => Verdict::Stolen,
         Out::Local => {
@@ -678,7 +766,7 @@ pub(crate) fn bypass6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            skb.set_route6(rt);
+            rt.attach(skb);
             skb.set_ignore_df();
             skb.prepare_send(true, t.nfct());
             skb.send_local_out6(net);
@@ -687,7 +775,7 @@ pub(crate) fn bypass6(net: NetRef, skb: &mut Skb, t: &Target) -> Verdict {
     }
 }
 
-pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
+pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target<'_>) -> Verdict {
     match t.method() {
         conn_flags::MASQ => nat6(net, skb, l4off, t),
         conn_flags::DROUTE => dr6(net, skb, t),
@@ -701,7 +789,7 @@ pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target) -> Ver
 }
 
 /// NAT replies over IPv6 get the virtual service's address and port as source.
-pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target) -> Verdict {
+pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target<'_>) -> Verdict {
     if t.method() == conn_flags::MASQ {
         if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
             return tx_error(skb);
@@ -733,7 +821,7 @@ pub(crate) fn icmp6_csum_ok(skb: &Skb, ihl: usize) -> bool {
 
 /// `ip_vs_nat_icmp_v6()`: as `nat_icmp` for ICMPv6 (no IP header checksums; the ICMPv6
 /// checksum covers a pseudo-header and is computed here in full).
-fn nat_icmp6(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
+fn nat_icmp6(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target<'_>) -> bool {
     let len = skb.len();
     let ci = l.inner();
     {
@@ -770,11 +858,11 @@ fn nat_icmp6(skb: &mut Skb, l: &IcmpLayout, inout: bool, t: &Target) -> bool {
 
 /// `ip_vs_icmp_xmit_v6()`: an ICMPv6 error from the client side about a connection goes to its
 /// real server; for NAT rewritten so the real server sees it about its own packet.
-pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target<'_>) -> Verdict {
     if t.method() != conn_flags::MASQ {
         return xmit6(net, skb, l.ihl, t);
     }
-    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, 0);
+    let (out, rt) = get_out_rt6(net, skb, &t.daddr, false, 0, t.route);
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
@@ -787,7 +875,7 @@ pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             let hh = rt.hard_header_len();
-            skb.set_route6(rt);
+            rt.attach(skb);
             if skb.cow(hh).is_err() {
                 return tx_error(skb);
             }
@@ -812,7 +900,7 @@ pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target)
 
 /// `handle_response_icmp()` for IPv6: an ICMPv6 error from the real-server side about a NAT
 /// connection gets the virtual service's address (outer source, embedded destination).
-pub(crate) fn icmp_response6(skb: &mut Skb, l: &IcmpLayout, t: &Target) -> Verdict {
+pub(crate) fn icmp_response6(skb: &mut Skb, l: &IcmpLayout, t: &Target<'_>) -> Verdict {
     if t.method() == conn_flags::MASQ {
         if !icmp6_csum_ok(skb, l.ihl) {
             return Verdict::Drop;

@@ -16,6 +16,28 @@ impl BhGuard {
     }
 }
 
+/// Softirqs off for the packet path's locks: a no-op where they already are (softirq
+/// context), a `BhGuard` in process context (LOCAL_OUT, nfnetlink_queue reinjection).
+pub(crate) struct PacketBh(bool, PhantomData<*mut ()>);
+
+impl PacketBh {
+    pub(crate) fn new() -> Self {
+        // SAFETY: no preconditions; when it disabled softirqs, `drop` re-enables them on the
+        // same CPU (the guard is !Send).
+        let disabled = unsafe { b::fvs_local_bh_disable_unless_softirq() };
+        Self(disabled, PhantomData)
+    }
+}
+
+impl Drop for PacketBh {
+    fn drop(&mut self) {
+        if self.0 {
+            // SAFETY: paired with the disable in `new`.
+            unsafe { b::fvs_local_bh_enable() };
+        }
+    }
+}
+
 impl Drop for BhGuard {
     fn drop(&mut self) {
         // SAFETY: paired with `new`.

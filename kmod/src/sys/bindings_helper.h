@@ -109,6 +109,10 @@ void fvs_skb_set_ipvs_property(struct sk_buff *skb);
 bool fvs_skb_ipvs_property(const struct sk_buff *skb);
 void fvs_skb_set_ignore_df(struct sk_buff *skb);
 void fvs_skb_notrack(struct sk_buff *skb);
+void fvs_skb_prepare_send(struct sk_buff *skb, bool leaving, bool keep_ct);
+unsigned char *fvs_skb_linear(struct sk_buff *skb, unsigned int len);
+unsigned char *fvs_skb_writable(struct sk_buff *skb, unsigned int len);
+bool fvs_local_bh_disable_unless_softirq(void);
 void fvs_skb_drop_early_demux_sk(struct sk_buff *skb);
 void fvs_skb_clear_tstamp(struct sk_buff *skb);
 struct rtable *fvs_route_output4(struct net *net, __be32 daddr, bool known_nh, __be32 *saddr);
@@ -139,6 +143,7 @@ const unsigned int FVS_SKB_GSO_IPXIP4 = SKB_GSO_IPXIP4;
 
 /* Per-CPU counters (src/helpers.c). */
 void fvs_percpu_u64_add(void *base, unsigned int idx, u64 v);
+void fvs_percpu_u64_add2(void *base, unsigned int i1, u64 v1, unsigned int i2, u64 v2);
 u64 fvs_percpu_u64_read(void *base, int cpu, unsigned int idx);
 int fvs_next_possible_cpu(int prev);
 void *fvs_alloc_percpu(size_t size, size_t align);
@@ -157,6 +162,19 @@ unsigned int fvs_dst_ll_reserved(const struct dst_entry *dst);
 void fvs_dst_release(struct dst_entry *dst);
 void fvs_skb_set_dst(struct sk_buff *skb, struct dst_entry *dst);
 int fvs_nf_local_out6(struct net *net, struct sk_buff *skb);
+/* Cached routes of real servers (src/helpers.c; sys/dst.rs). */
+struct dst_entry *fvs_rt_dst(struct rtable *rt);
+struct fvs_dst_info {
+	bool local;
+	unsigned int mtu;
+	unsigned int hard_header_len;
+	unsigned int ll_reserved;
+};
+struct net *fvs_netdev_down_net(unsigned long event, void *ptr);
+bool fvs_dst_check_info(struct dst_entry *dst, u32 cookie, bool v6, struct fvs_dst_info *info);
+u32 fvs_dst_cookie6(struct dst_entry *dst);
+unsigned int fvs_dst_rt_flags(const struct dst_entry *dst);
+void fvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst);
 void fvs_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, __u32 info);
 unsigned char *fvs_skb_push_network_header6(struct sk_buff *skb, unsigned int len);
 const unsigned int FVS_SKB_GSO_IPXIP6 = SKB_GSO_IPXIP6;

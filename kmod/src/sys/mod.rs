@@ -28,6 +28,7 @@ pub(crate) mod bindings {
 pub(crate) mod addr;
 pub(crate) mod bh;
 pub(crate) mod ct;
+pub(crate) mod dst;
 pub(crate) mod errno;
 pub(crate) mod genl;
 pub(crate) mod layout;

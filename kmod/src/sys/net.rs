@@ -138,3 +138,53 @@ unsafe extern "C" fn exit_cb<T: PernetState>(net: *mut b::net) {
     };
     T::exit(net, state);
 }
+
+/// Told when a network device goes down or is unregistered (a netdevice notifier).
+pub(crate) trait DevDown: 'static {
+    /// A device of namespace `net` went down or away (process context, RTNL held).
+    fn dev_down(net: NetRef);
+}
+
+/// A netdevice notifier calling `H::dev_down`.
+pub(crate) struct DevNotifier<H> {
+    nb: KStatic<b::notifier_block>,
+    _h: PhantomData<H>,
+}
+
+// SAFETY: see `KStatic`; the type parameter is only a marker.
+unsafe impl<H> Sync for DevNotifier<H> {}
+
+impl<H: DevDown> DevNotifier<H> {
+    pub(crate) const fn new() -> Self {
+        Self { nb: KStatic::zeroed(), _h: PhantomData }
+    }
+
+    /// Registers the notifier (the kernel replays registration events of existing devices,
+    /// which it ignores).
+    pub(crate) fn register(&'static self) -> Result {
+        // SAFETY: module init, before the notifier is published; the block is a static of
+        // this module and stays registered until `unregister`.
+        let r = unsafe {
+            (*self.nb.get()).notifier_call = Some(dev_event_cb::<H>);
+            b::register_netdevice_notifier(self.nb.get())
+        };
+        if r < 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unregister(&'static self) {
+        // SAFETY: registered by `register`; after it returns no call is running or will run.
+        unsafe { b::unregister_netdevice_notifier(self.nb.get()) };
+    }
+}
+
+unsafe extern "C" fn dev_event_cb<H: DevDown>(_nb: *mut b::notifier_block, event: core::ffi::c_ulong, ptr: *mut core::ffi::c_void) -> c_int {
+    // SAFETY: the kernel passes the event's `netdev_notifier_info`; the device and its
+    // namespace are alive for the call.
+    if let Some(net) = unsafe { NetRef::from_raw(b::fvs_netdev_down_net(event, ptr)) } {
+        H::dev_down(net);
+    }
+    b::NOTIFY_DONE as c_int
+}

@@ -33,6 +33,14 @@ impl<const N: usize> PerCpuU64s<N> {
         }
     }
 
+    /// Adds `v1` to counter `i1` and `v2` to counter `i2` of this CPU.
+    pub(crate) fn add2(&self, i1: usize, v1: u64, i2: usize, v2: u64) {
+        if i1 < N && i2 < N {
+            // SAFETY: `p` is a live per-CPU area of N u64s and both indices are below N.
+            unsafe { b::fvs_percpu_u64_add2(self.p.as_ptr(), i1 as u32, v1, i2 as u32, v2) }
+        }
+    }
+
     /// Every counter summed over all possible CPUs.
     pub(crate) fn sums(&self) -> [u64; N] {
         let mut s = [0u64; N];

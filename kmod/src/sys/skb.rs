@@ -28,6 +28,12 @@ impl Route {
         NonNull::new(rt).map(|rt| Route { rt, saddr: saddr.to_ne_bytes() })
     }
 
+    /// The route's `dst_entry` (the reference stays with `self`).
+    pub(crate) fn dst(&self) -> NonNull<b::dst_entry> {
+        // SAFETY: we hold a reference to the route; its dst is part of it, never null.
+        unsafe { NonNull::new_unchecked(b::fvs_rt_dst(self.rt.as_ptr())) }
+    }
+
     /// The route delivers locally (`RTCF_LOCAL`).
     pub(crate) fn is_local(&self) -> bool {
         // SAFETY: we hold a reference to the route.
@@ -79,10 +85,28 @@ impl Skb {
         // linear area holds `skb_headlen()` bytes from it. The borrow of `self` keeps the skb
         // from being consumed or reallocated while the slice is alive.
         unsafe {
-            if (b::fvs_skb_headlen(p) as usize) < len {
+            let len32 = u32::try_from(len).ok()?;
+            let d = b::fvs_skb_linear(p, len32);
+            if d.is_null() {
                 return None;
             }
-            Some(core::slice::from_raw_parts_mut(b::fvs_skb_data(p), len))
+            Some(core::slice::from_raw_parts_mut(d, len))
+        }
+    }
+
+    /// `ensure_writable(len)` and `linear_mut(len)` in one call.
+    pub(crate) fn writable_linear(&mut self, len: usize) -> Option<&mut [u8]> {
+        let p = self.ptr()?;
+        let len32 = u32::try_from(len).ok()?;
+        // SAFETY: valid skb; the helper makes the first `len` bytes from the network header
+        // private and linear and returns `skb->data`, or NULL. The borrow of `self` keeps the
+        // skb from being consumed or reallocated while the slice is alive.
+        unsafe {
+            let d = b::fvs_skb_writable(p, len32);
+            if d.is_null() {
+                return None;
+            }
+            Some(core::slice::from_raw_parts_mut(d, len))
         }
     }
 
@@ -207,18 +231,8 @@ impl Skb {
     /// conntrack's view.
     pub(crate) fn prepare_send(&mut self, leaving: bool, keep_ct: bool) {
         let Some(p) = self.ptr() else { return };
-        // SAFETY: valid skb; all of these only edit fields of the skb.
-        unsafe {
-            b::fvs_skb_set_ipvs_property(p);
-            if !keep_ct {
-                b::fvs_skb_notrack(p);
-            }
-            if leaving {
-                b::fvs_skb_drop_early_demux_sk(p);
-                b::fvs_skb_forward_csum(p);
-                b::fvs_skb_clear_tstamp(p);
-            }
-        }
+        // SAFETY: valid skb; the helper only edits fields of the skb.
+        unsafe { b::fvs_skb_prepare_send(p, leaving, keep_ct) }
     }
 
     /// `skb->ignore_df = 1` (the transmitters checked the MTU themselves).
@@ -236,6 +250,16 @@ impl Skb {
         core::mem::forget(rt);
         // SAFETY: valid skb; the route's reference moves into the skb.
         unsafe { b::fvs_skb_set_rt(p, raw) }
+    }
+
+    /// Attaches a cached route without a reference of its own (`skb_dst_set_noref`), for the
+    /// RCU section the route is borrowed for; the stack takes a reference where the packet
+    /// outlives it.
+    pub(crate) fn set_dst_noref(&mut self, rt: &super::dst::CachedDst<'_>) {
+        let Some(p) = self.ptr() else { return };
+        // SAFETY: valid skb; the route is alive for the hook's RCU section, which is where
+        // `skb_dst_set_noref` may be used.
+        unsafe { b::fvs_skb_set_dst_noref(p, rt.as_ptr()) }
     }
 
     /// The packet arrived from a device (input route), not from a local socket.
@@ -452,6 +476,11 @@ impl Route6 {
         // SAFETY: reading the byte view of a fully initialised union.
         let saddr = unsafe { s.in6_u.u6_addr8 };
         NonNull::new(dst).map(|dst| Route6 { dst, saddr })
+    }
+
+    /// The route's `dst_entry` (the reference stays with `self`).
+    pub(crate) fn dst(&self) -> NonNull<b::dst_entry> {
+        self.dst
     }
 
     /// The route delivers locally (loopback device, `__ip_vs_is_local_route6`).
