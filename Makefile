@@ -13,7 +13,7 @@ ifeq ($(origin KDIR), undefined)
 KDIR_FROM_CACHE := 1
 endif
 
-.PHONY: all setup kernel module cli test test-host test-vm demo bench clean fmt clippy \
+.PHONY: all setup kernel module cli test test-host test-vm demo bench profile clean fmt clippy \
 	kernel-debug module-debug test-debug
 
 all: module cli
@@ -137,6 +137,11 @@ demo: all
 bench: all
 	@FVS_BENCH_HOST="$$(nproc) CPUs, load average $$(cut -d' ' -f1-3 /proc/loadavg) when the VM started" \
 		bash qemu-tests/vm-run bash qemu-tests/bench/run.sh
+
+# Where the director's time goes under the benchmark's UDP flood, ip_vs and fvs side by side
+# (perf's software clock in the guest): target/bench/profile-<backend>-<nat|dr>.txt.
+profile: all
+	@bash qemu-tests/vm-run bash qemu-tests/bench/profile.sh
 
 fmt:
 	cargo fmt --all

@@ -174,6 +174,16 @@ rs_counts() {
     echo "$r $v"
 }
 
+# rs_each: the packets each real server counted (both counters), "N1 N2 N3".
+rs_each() {
+    local i out=""
+    for i in $(seq 1 "$NRS"); do
+        out+="$(nsenter --net="/run/netns/fvs-rs$i" nft list table inet fvsbench |
+            awk '/packets/ {n += $2} END {print n + 0}') "
+    done
+    echo "${out% }"
+}
+
 # pps_sample METRIC DST_MIN DST_MAX DPORT COUNTER: FLOWS flows from the client at full pktgen rate
 # (pktgen.sh rate: warm-up, then BURSTS bursts of about SECS/BURSTS s). A burst's rate is pktgen's
 # frames over its own time for them; the sample is the best burst (the host is shared, and being
@@ -185,10 +195,14 @@ pps_sample() {
     local metric=$1 other=to_vip out kind u n pps best=0 rates="" frames=0 usec=0 rv0 rv1 x0 x1 c0 c1 o0 o1 dlv mis loss
     [ "$5" = to_vip ] && other=to_rs
     read -r rv0 x0 < <(rs_counts)
+    local each0 each1 spread="" k
+    read -ra each0 < <(rs_each)
     out=$(pktgen "$2" "$3" "$4" 10.0.1.2 10000 "$FLOWS" rate "$WARM" "$SECS" "$BURSTS") ||
         { OBS+=("$metric $FVS_BACKEND: pktgen failed: $out"); return 1; }
     sleep 0.2
     read -r rv1 x1 < <(rs_counts)
+    read -ra each1 < <(rs_each)
+    for k in "${!each1[@]}"; do spread+="${spread:+/}$(( each1[k] - ${each0[k]:-0} ))"; done
     if [ "$5" = to_rs ]; then c0=$rv0 c1=$rv1 o0=$x0 o1=$x1; else c0=$x0 c1=$x1 o0=$rv0 o1=$rv1; fi
     while read -r kind u n; do
         frames=$((frames + n))
@@ -201,7 +215,9 @@ pps_sample() {
     [ "$frames" -gt 0 ] || { OBS+=("$metric $FVS_BACKEND: pktgen sent nothing"); return 1; }
     best=$(calc "int($best * ($dlv > $frames ? 1 : $dlv / $frames))")
     loss=$(calc "100 * (1 - $dlv / $frames)")
-    sample "$metric" "$FVS_BACKEND" "$best" "bursts=$rates frames=$frames delivered=$dlv loss=$(printf '%.2f' "$loss")% measured_secs=$(calc "$usec / 1000000") misdirected=$mis"
+    sample "$metric" "$FVS_BACKEND" "$best" "bursts=$rates frames=$frames delivered=$dlv loss=$(printf '%.2f' "$loss")% measured_secs=$(calc "$usec / 1000000") misdirected=$mis per_rs=$spread"
+    # rr over the 64 flows spreads them 21/21/22: a real server left out is a finding.
+    [ "$FVS_BACKEND" != plain ] && [[ "/$spread/" == */0/* ]] && OBS+=("$metric $FVS_BACKEND: a real server got none of the flows (packets per real server: $spread)")
     [ "$mis" -gt 0 ] && OBS+=("$metric $FVS_BACKEND: $mis packets reached a real server at the wrong address ($other)")
     awk -v l="$loss" 'BEGIN {exit !(l > 1)}' && OBS+=("$metric $FVS_BACKEND: $(printf '%.1f' "$loss")% of the packets pktgen sent did not reach a real server")
     LAST_PPS=$best
@@ -644,6 +660,8 @@ EOF
     # Figures measured by VM tests rather than by this script (real-server churn, tests
     # 77-79), kept in their own file and carried into the report.
     if [ -f docs/benchmarks-churn.md ]; then echo; cat docs/benchmarks-churn.md; fi
+    # What profiling found and what each optimisation bought (`make profile`, A/B runs).
+    if [ -f docs/benchmarks-optimisations.md ]; then echo; cat docs/benchmarks-optimisations.md; fi
 } > "$OUT"
 dmesg > "$RAW/dmesg.txt"
 log "report: $OUT; samples: $SAMPLES; $(( (T_END - T_START) / 60 )) min $(( (T_END - T_START) % 60 )) s"
