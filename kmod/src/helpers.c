@@ -175,15 +175,17 @@ void fvs_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
 #include <net/route.h>
 #include <net/sctp/checksum.h>
 
-/* The packet path's softirqs-off section: a hook called in process context (LOCAL_OUT, or a
- * packet reinjected by nfnetlink_queue) disables them; in softirq context they already are.
- * Whether this call disabled them (then fvs_local_bh_enable() ends the section). */
-bool fvs_local_bh_disable_unless_softirq(void)
+/* Every fvs hook's first step (sys/nf.rs): FVS_HOOK_SKIP for a packet fvs already handled
+ * (ip_vs's skb->ipvs_property test at the top of each hook); else FVS_HOOK_BH when it had to
+ * disable softirqs (process context), which the hook's end re-enables. */
+unsigned int fvs_hook_prologue(struct sk_buff *skb)
 {
+	if (fvs_skb_ipvs_property(skb))
+		return FVS_HOOK_SKIP;
 	if (softirq_count())
-		return false;
+		return 0;
 	local_bh_disable();
-	return true;
+	return FVS_HOOK_BH;
 }
 
 /* skb_ensure_writable(skb, len), then skb->data; NULL if that failed. */
@@ -192,6 +194,15 @@ unsigned char *fvs_skb_writable(struct sk_buff *skb, unsigned int len)
 	if (skb_ensure_writable(skb, len) || skb_headlen(skb) < len)
 		return NULL;
 	return skb->data;
+}
+
+/* fvs_skb_writable(), and whether the packet is CHECKSUM_PARTIAL. */
+unsigned char *fvs_skb_writable_csum(struct sk_buff *skb, unsigned int len, bool *partial)
+{
+	unsigned char *d = fvs_skb_writable(skb, len);
+
+	*partial = skb->ip_summed == CHECKSUM_PARTIAL;
+	return d;
 }
 
 /* skb->data, if the first len bytes are in the linear area; NULL otherwise. */
@@ -315,8 +326,10 @@ void fvs_skb_clear_tstamp(struct sk_buff *skb)
 /* ip_vs_send_or_cont()'s preparation in one call: mark the packet handled, detach it from
  * conntrack unless the connection keeps it, and when it leaves the host drop the early-demux
  * socket, the checksum value the edits invalidated and the receive timestamp. */
-void fvs_skb_prepare_send(struct sk_buff *skb, bool leaving, bool keep_ct)
+void fvs_skb_prepare_send(struct sk_buff *skb, bool leaving, bool keep_ct, bool ignore_df)
 {
+	if (ignore_df)
+		skb->ignore_df = 1;
 	fvs_skb_set_ipvs_property(skb);
 	if (!keep_ct)
 		fvs_skb_notrack(skb);
@@ -445,11 +458,16 @@ void fvs_percpu_u64_add(void __percpu *base, unsigned int idx, u64 v)
 	this_cpu_add(((u64 __percpu *)base)[idx], v);
 }
 
-/* Two counters of one per-CPU area at once (a packet and its bytes). */
-void fvs_percpu_u64_add2(void __percpu *base, unsigned int i1, u64 v1, unsigned int i2, u64 v2)
+/* A packet and its bytes on three per-CPU areas at once (real server, service, namespace). */
+void fvs_percpu_u64_add2_x3(void __percpu *a, void __percpu *b, void __percpu *c,
+			    unsigned int i1, u64 v1, unsigned int i2, u64 v2)
 {
-	this_cpu_add(((u64 __percpu *)base)[i1], v1);
-	this_cpu_add(((u64 __percpu *)base)[i2], v2);
+	this_cpu_add(((u64 __percpu *)a)[i1], v1);
+	this_cpu_add(((u64 __percpu *)a)[i2], v2);
+	this_cpu_add(((u64 __percpu *)b)[i1], v1);
+	this_cpu_add(((u64 __percpu *)b)[i2], v2);
+	this_cpu_add(((u64 __percpu *)c)[i1], v1);
+	this_cpu_add(((u64 __percpu *)c)[i2], v2);
 }
 
 u64 fvs_percpu_u64_read(void __percpu *base, int cpu, unsigned int idx)
@@ -605,6 +623,12 @@ void fvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst)
 {
 	skb_dst_drop(skb);
 	skb_dst_set_noref(skb, dst);
+}
+
+int fvs_skb_set_dst_noref_cow(struct sk_buff *skb, struct dst_entry *dst, unsigned int headroom)
+{
+	fvs_skb_set_dst_noref(skb, dst);
+	return skb_cow(skb, headroom);
 }
 
 int fvs_nf_local_out6(struct net *net, struct sk_buff *skb)

@@ -286,9 +286,7 @@ fn count(st: &NetState, c: &Conn, len: u32, out: bool) {
     if !c.dest.available.load(Relaxed) {
         return;
     }
-    for s in [&c.dest.stats, &c.svc.stats, &st.tot_stats] {
-        s.packet(out, len);
-    }
+    crate::rules::Stats::packet3(&c.dest.stats, &c.svc.stats, &st.tot_stats, out, len);
 }
 
 /// What LOCAL_IN decided under the connection-table lock.
@@ -1119,10 +1117,7 @@ fn ignore_tunneled(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
 }
 
 /// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
-fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
-    if skb.ipvs_property() {
-        return Verdict::Accept;
-    }
+fn in4(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     // TCP/UDP/SCTP first (the common case, one look at the headers); then ICMP, AH/ESP.
     let Some(p) = parse_pkt(skb, false) else {
@@ -1131,8 +1126,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
         }
         return in_ah_esp(net, st, skb, false);
     };
-    let g = RcuGuard::new();
-    match in_decide(net, st, skb, &p, &g) {
+    match in_decide(net, st, skb, &p, g) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
@@ -1149,10 +1143,7 @@ fn in4(net: NetRef, skb: &mut Skb) -> Verdict {
 }
 
 /// FORWARD (`ip_vs_out_hook`): replies from real servers to clients.
-fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
-    if skb.ipvs_property() {
-        return Verdict::Accept;
-    }
+fn out4(net: NetRef, skb: &mut Skb, local_in: bool, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     let Some(p) = parse_pkt(skb, false) else {
         if is_icmp4(skb) {
@@ -1160,31 +1151,27 @@ fn out4(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         }
         return out_ah_esp(net, st, skb, false, local_in);
     };
-    out_l4(net, st, skb, &p, local_in)
+    out_l4(net, st, skb, &p, local_in, g)
 }
 
 /// `ip_vs_out_hook` for a TCP/UDP/SCTP packet of either family: a reply of a connection (or a
 /// real server's own request, which gets one) is rewritten back to the virtual service.
-fn out_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, local_in: bool) -> Verdict {
+fn out_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, local_in: bool, g: &RcuGuard) -> Verdict {
     let v6 = p.af == AF_INET6;
     let len = skb.len();
     let now = jiffies();
     let t = {
-        let g = RcuGuard::new();
-        let found = st.conns.lookup_out(&g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport);
+        let found = st.conns.lookup_out(g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport);
         match found {
             Some(c) => {
                 count(st, c, len, true);
-                set_state(st, &g, c, Direction::Output, p, now, true);
+                set_state(st, g, c, Direction::Output, p, now, true);
                 target_uncached(c)
             }
             // A real server's own request (SIP): a connection made for it.
-            None => match rs_conn_out(st, skb, p, &g, now, local_in) {
+            None => match rs_conn_out(st, skb, p, g, now, local_in) {
                 Some(t) => t,
-                None => {
-                    drop(g);
-                    return nat_icmp_send(st, skb, p).unwrap_or(Verdict::Accept);
-                }
+                None => return nat_icmp_send(st, skb, p).unwrap_or(Verdict::Accept),
             },
         }
     };
@@ -1306,10 +1293,7 @@ fn out_icmp6(net: NetRef, st: &NetState, skb: &mut Skb, local_in: bool) -> Verdi
 }
 
 /// IPv6 requests and ICMPv6 errors from the client side.
-fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
-    if skb.ipvs_property() {
-        return Verdict::Accept;
-    }
+fn in6(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     let Some(p) = parse_pkt(skb, true) else {
         if is_icmp6(skb) {
@@ -1317,8 +1301,7 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
         }
         return in_ah_esp(net, st, skb, true);
     };
-    let g = RcuGuard::new();
-    match in_decide(net, st, skb, &p, &g) {
+    match in_decide(net, st, skb, &p, g) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
@@ -1335,10 +1318,7 @@ fn in6(net: NetRef, skb: &mut Skb) -> Verdict {
 }
 
 /// IPv6 replies of real servers, and ICMPv6 errors from their side.
-fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
-    if skb.ipvs_property() {
-        return Verdict::Accept;
-    }
+fn out6(net: NetRef, skb: &mut Skb, local_in: bool, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     let Some(p) = parse_pkt(skb, true) else {
         if is_icmp6(skb) {
@@ -1346,14 +1326,13 @@ fn out6(net: NetRef, skb: &mut Skb, local_in: bool) -> Verdict {
         }
         return out_ah_esp(net, st, skb, true, local_in);
     };
-    out_l4(net, st, skb, &p, local_in)
+    out_l4(net, st, skb, &p, local_in, g)
 }
 
 /// Runs a hook for its namespace with bottom halves off: at LOCAL_OUT a local process sends
 /// with them on, and the connection table's bucket locks and the scheduler locks are also taken
 /// by softirqs (elsewhere a no-op nesting).
 fn with_net(state: &HookState<'_>, f: impl FnOnce(NetRef) -> Verdict) -> Verdict {
-    let _bh = crate::sys::bh::PacketBh::new();
     match state.net() {
         Some(net) => f(net),
         None => Verdict::Accept,
@@ -1377,7 +1356,7 @@ fn snat_reroute(net: NetRef, st: &NetState, skb: &mut Skb, t: &Target<'_>, v: Ve
 struct InHook;
 impl Hook for InHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
-        with_net(state, |net| in4(net, skb))
+        with_net(state, |net| in4(net, skb, state.rcu()))
     }
 }
 
@@ -1387,7 +1366,7 @@ struct ReplyHook;
 impl Hook for ReplyHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
         let local_in = state.is_local_in();
-        with_net(state, |net| out4(net, skb, local_in))
+        with_net(state, |net| out4(net, skb, local_in, state.rcu()))
     }
 }
 
@@ -1397,7 +1376,7 @@ struct ForwardIcmpHook;
 impl Hook for ForwardIcmpHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
         with_net(state, |net| {
-            if skb.ipvs_property() || !is_icmp4(skb) {
+            if !is_icmp4(skb) {
                 return Verdict::Accept;
             }
             match NetState::of(net) {
@@ -1411,7 +1390,7 @@ impl Hook for ForwardIcmpHook {
 struct In6Hook;
 impl Hook for In6Hook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
-        with_net(state, |net| in6(net, skb))
+        with_net(state, |net| in6(net, skb, state.rcu()))
     }
 }
 
@@ -1420,7 +1399,7 @@ struct ForwardIcmp6Hook;
 impl Hook for ForwardIcmp6Hook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
         with_net(state, |net| {
-            if skb.ipvs_property() || !is_icmp6(skb) {
+            if !is_icmp6(skb) {
                 return Verdict::Accept;
             }
             match NetState::of(net) {
@@ -1435,7 +1414,7 @@ struct Reply6Hook;
 impl Hook for Reply6Hook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
         let local_in = state.is_local_in();
-        with_net(state, |net| out6(net, skb, local_in))
+        with_net(state, |net| out6(net, skb, local_in, state.rcu()))
     }
 }
 

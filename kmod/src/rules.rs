@@ -65,13 +65,11 @@ impl Stats {
         self.pcpu.add(est::CONNS, 1);
     }
 
-    /// A packet towards the real server (`out == false`) or back to the client.
-    pub(crate) fn packet(&self, out: bool, len: u32) {
-        if out {
-            self.pcpu.add2(est::OUTPKTS, 1, est::OUTBYTES, len as u64);
-        } else {
-            self.pcpu.add2(est::INPKTS, 1, est::INBYTES, len as u64);
-        }
+    /// A packet towards the real server (`out == false`) or back to the client, counted on
+    /// three sets of statistics at once (real server, service, namespace).
+    pub(crate) fn packet3(a: &Stats, b: &Stats, c: &Stats, out: bool, len: u32) {
+        let (i1, i2) = if out { (est::OUTPKTS, est::OUTBYTES) } else { (est::INPKTS, est::INBYTES) };
+        PerCpuU64s::add2_x3(&a.pcpu, &b.pcpu, &c.pcpu, i1, 1, i2, len as u64);
     }
 
     fn est_load(&self) -> Estimator {

@@ -131,7 +131,15 @@ fn l4_check_off(protocol: u8) -> usize {
 /// checksums, as the `tcp/udp/sctp_dnat_handler` (`dnat`) and `_snat_handler` (`!dnat`) plus
 /// the address rewrite of the NAT transmitters do. `l4off`: where the transport header starts
 /// (after IPv4 options or IPv6 extension headers); its first bytes must be writable.
+/// Rewrites the destination (`dnat`) or source of a TCP/UDP/SCTP packet (AH/ESP: the address
+/// only) and its checksums; first makes the headers up to the end of the transport header
+/// writable. False if that failed.
 fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &Target<'_>) -> bool {
+    let need = l4off + l4_hdr_len(protocol);
+    // TCP/UDP: made writable below, in the same call that fetches the headers.
+    if !matches!(protocol, IPPROTO_TCP | IPPROTO_UDP) && skb.ensure_writable(need as u32).is_err() {
+        return false;
+    }
     let (oldip, newip, newport) = if dnat { (t.vaddr, t.daddr, t.dport) } else { (t.daddr, t.vaddr, t.vport) };
     let (alen, aoff) = match (v6, dnat) {
         (false, true) => (4, 16),
@@ -154,10 +162,8 @@ fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &T
     }
     let len = skb.len();
     let l4len = len - l4off as u32;
-    let partial = skb.csum_partial();
     let oldport = if dnat { t.vport } else { t.dport };
-    let need = l4off + l4_hdr_len(protocol);
-    let Some(h) = skb.linear_mut(need) else { return false };
+    let Some((h, partial)) = skb.writable_headers(need) else { return false };
     let coff = l4off + l4_check_off(protocol);
     let check = get16(h, coff);
     let (o, n) = if v6 {
@@ -334,6 +340,19 @@ impl<'g> OutRt<'g> {
         }
     }
 
+    /// `attach`, then `skb_cow` for the output device's link-layer header (one call for a
+    /// cached route).
+    pub(crate) fn attach_cow(self, skb: &mut Skb) -> kernel::error::Result {
+        match self {
+            OutRt::Cached(c) => skb.set_dst_noref_cow(&c, c.hard_header_len()),
+            rt => {
+                let hh = rt.hard_header_len();
+                rt.attach(skb);
+                skb.cow(hh)
+            }
+        }
+    }
+
     /// Makes the route the packet's, replacing its input route.
     pub(crate) fn attach(self, skb: &mut Skb) {
         match self {
@@ -417,23 +436,17 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Ve
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            let hh = rt.hard_header_len();
-            rt.attach(skb);
-            if skb.cow(hh).is_err() {
+            if rt.attach_cow(skb).is_err() {
                 return tx_error(skb);
             }
             false
         }
     };
-    if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
-        return tx_error(skb);
-    }
     if !mangle(skb, false, ihl, t.protocol, true, t) {
         return tx_error(skb);
     }
-    skb.set_ignore_df();
     nat_ct(skb, t, true);
-    skb.prepare_send(!local, t.nfct());
+    skb.prepare_send_ignore_df(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -454,8 +467,7 @@ pub(crate) fn dr4(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             rt.attach(skb);
-            skb.set_ignore_df();
-            skb.prepare_send(true, t.nfct());
+            skb.prepare_send_ignore_df(true, t.nfct());
             skb.send_local_out(net);
             Verdict::Stolen
         }
@@ -475,8 +487,7 @@ pub(crate) fn bypass4(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             rt.attach(skb);
-            skb.set_ignore_df();
-            skb.prepare_send(true, t.nfct());
+            skb.prepare_send_ignore_df(true, t.nfct());
             skb.send_local_out(net);
             Verdict::Stolen
         }
@@ -502,9 +513,6 @@ pub(crate) fn xmit4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target<'_>) -> V
 /// address and port as its source and continues (FORWARD).
 pub(crate) fn snat4(skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Verdict {
     if t.method() == conn_flags::MASQ {
-        if skb.ensure_writable((ihl + l4_hdr_len(t.protocol)) as u32).is_err() {
-            return tx_error(skb);
-        }
         if !mangle(skb, false, ihl, t.protocol, false, t) {
             return tx_error(skb);
         }
@@ -602,9 +610,7 @@ pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target<
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            let hh = rt.hard_header_len();
-            rt.attach(skb);
-            if skb.cow(hh).is_err() {
+            if rt.attach_cow(skb).is_err() {
                 return tx_error(skb);
             }
             false
@@ -616,9 +622,8 @@ pub(crate) fn icmp_xmit4(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target<
     if !nat_icmp(skb, l, false, t) {
         return tx_error(skb);
     }
-    skb.set_ignore_df();
     nat_ct(skb, t, true);
-    skb.prepare_send(!local, t.nfct());
+    skb.prepare_send_ignore_df(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -709,23 +714,17 @@ pub(crate) fn nat6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target<'_>) -> 
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            let hh = rt.hard_header_len();
-            rt.attach(skb);
-            if skb.cow(hh).is_err() {
+            if rt.attach_cow(skb).is_err() {
                 return tx_error(skb);
             }
             false
         }
     };
-    if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
-        return tx_error(skb);
-    }
     if !mangle(skb, true, l4off, t.protocol, true, t) {
         return tx_error(skb);
     }
-    skb.set_ignore_df();
     nat_ct(skb, t, true);
-    skb.prepare_send(!local, t.nfct());
+    skb.prepare_send_ignore_df(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }
@@ -746,8 +745,7 @@ pub(crate) fn dr6(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             rt.attach(skb);
-            skb.set_ignore_df();
-            skb.prepare_send(true, t.nfct());
+            skb.prepare_send_ignore_df(true, t.nfct());
             skb.send_local_out6(net);
             Verdict::Stolen
         }
@@ -767,8 +765,7 @@ pub(crate) fn bypass6(net: NetRef, skb: &mut Skb, t: &Target<'_>) -> Verdict {
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
             rt.attach(skb);
-            skb.set_ignore_df();
-            skb.prepare_send(true, t.nfct());
+            skb.prepare_send_ignore_df(true, t.nfct());
             skb.send_local_out6(net);
             Verdict::Stolen
         }
@@ -791,9 +788,6 @@ pub(crate) fn xmit6(net: NetRef, skb: &mut Skb, l4off: usize, t: &Target<'_>) ->
 /// NAT replies over IPv6 get the virtual service's address and port as source.
 pub(crate) fn snat6(skb: &mut Skb, l4off: usize, t: &Target<'_>) -> Verdict {
     if t.method() == conn_flags::MASQ {
-        if skb.ensure_writable((l4off + l4_hdr_len(t.protocol)) as u32).is_err() {
-            return tx_error(skb);
-        }
         if !mangle(skb, true, l4off, t.protocol, false, t) {
             return tx_error(skb);
         }
@@ -874,9 +868,7 @@ pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target<
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            let hh = rt.hard_header_len();
-            rt.attach(skb);
-            if skb.cow(hh).is_err() {
+            if rt.attach_cow(skb).is_err() {
                 return tx_error(skb);
             }
             false
@@ -888,9 +880,8 @@ pub(crate) fn icmp_xmit6(net: NetRef, skb: &mut Skb, l: &IcmpLayout, t: &Target<
     if !nat_icmp6(skb, l, false, t) {
         return tx_error(skb);
     }
-    skb.set_ignore_df();
     nat_ct(skb, t, true);
-    skb.prepare_send(!local, t.nfct());
+    skb.prepare_send_ignore_df(!local, t.nfct());
     if local {
         return Verdict::Accept;
     }

@@ -16,28 +16,6 @@ impl BhGuard {
     }
 }
 
-/// Softirqs off for the packet path's locks: a no-op where they already are (softirq
-/// context), a `BhGuard` in process context (LOCAL_OUT, nfnetlink_queue reinjection).
-pub(crate) struct PacketBh(bool, PhantomData<*mut ()>);
-
-impl PacketBh {
-    pub(crate) fn new() -> Self {
-        // SAFETY: no preconditions; when it disabled softirqs, `drop` re-enables them on the
-        // same CPU (the guard is !Send).
-        let disabled = unsafe { b::fvs_local_bh_disable_unless_softirq() };
-        Self(disabled, PhantomData)
-    }
-}
-
-impl Drop for PacketBh {
-    fn drop(&mut self) {
-        if self.0 {
-            // SAFETY: paired with the disable in `new`.
-            unsafe { b::fvs_local_bh_enable() };
-        }
-    }
-}
-
 impl Drop for BhGuard {
     fn drop(&mut self) {
         // SAFETY: paired with `new`.
@@ -47,8 +25,9 @@ impl Drop for BhGuard {
 
 /// The current time in jiffies.
 pub(crate) fn jiffies() -> u64 {
-    // SAFETY: reads the global tick counter.
-    unsafe { b::fvs_jiffies() as u64 }
+    // SAFETY: `jiffies` is the kernel's exported tick counter, a word the timer interrupt
+    // updates; a volatile read is what READ_ONCE does.
+    unsafe { core::ptr::read_volatile(core::ptr::addr_of!(b::jiffies)) as u64 }
 }
 
 /// Random bytes from the kernel's CSPRNG.

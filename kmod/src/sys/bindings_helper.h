@@ -109,10 +109,13 @@ void fvs_skb_set_ipvs_property(struct sk_buff *skb);
 bool fvs_skb_ipvs_property(const struct sk_buff *skb);
 void fvs_skb_set_ignore_df(struct sk_buff *skb);
 void fvs_skb_notrack(struct sk_buff *skb);
-void fvs_skb_prepare_send(struct sk_buff *skb, bool leaving, bool keep_ct);
+void fvs_skb_prepare_send(struct sk_buff *skb, bool leaving, bool keep_ct, bool ignore_df);
 unsigned char *fvs_skb_linear(struct sk_buff *skb, unsigned int len);
 unsigned char *fvs_skb_writable(struct sk_buff *skb, unsigned int len);
-bool fvs_local_bh_disable_unless_softirq(void);
+unsigned char *fvs_skb_writable_csum(struct sk_buff *skb, unsigned int len, bool *partial);
+unsigned int fvs_hook_prologue(struct sk_buff *skb);
+const unsigned int FVS_HOOK_SKIP = 1;
+const unsigned int FVS_HOOK_BH = 2;
 void fvs_skb_drop_early_demux_sk(struct sk_buff *skb);
 void fvs_skb_clear_tstamp(struct sk_buff *skb);
 struct rtable *fvs_route_output4(struct net *net, __be32 daddr, bool known_nh, __be32 *saddr);
@@ -143,7 +146,7 @@ const unsigned int FVS_SKB_GSO_IPXIP4 = SKB_GSO_IPXIP4;
 
 /* Per-CPU counters (src/helpers.c). */
 void fvs_percpu_u64_add(void *base, unsigned int idx, u64 v);
-void fvs_percpu_u64_add2(void *base, unsigned int i1, u64 v1, unsigned int i2, u64 v2);
+void fvs_percpu_u64_add2_x3(void *a, void *b, void *c, unsigned int i1, u64 v1, unsigned int i2, u64 v2);
 u64 fvs_percpu_u64_read(void *base, int cpu, unsigned int idx);
 int fvs_next_possible_cpu(int prev);
 void *fvs_alloc_percpu(size_t size, size_t align);
@@ -175,6 +178,7 @@ bool fvs_dst_check_info(struct dst_entry *dst, u32 cookie, bool v6, struct fvs_d
 u32 fvs_dst_cookie6(struct dst_entry *dst);
 unsigned int fvs_dst_rt_flags(const struct dst_entry *dst);
 void fvs_skb_set_dst_noref(struct sk_buff *skb, struct dst_entry *dst);
+int fvs_skb_set_dst_noref_cow(struct sk_buff *skb, struct dst_entry *dst, unsigned int headroom);
 void fvs_icmpv6_send(struct sk_buff *skb, u8 type, u8 code, __u32 info);
 unsigned char *fvs_skb_push_network_header6(struct sk_buff *skb, unsigned int len);
 const unsigned int FVS_SKB_GSO_IPXIP6 = SKB_GSO_IPXIP6;

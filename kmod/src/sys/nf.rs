@@ -101,9 +101,14 @@ impl Skb {
 }
 
 /// The hook call's context.
-pub(crate) struct HookState<'a>(&'a b::nf_hook_state);
+pub(crate) struct HookState<'a>(&'a b::nf_hook_state, core::mem::ManuallyDrop<super::rcu::RcuGuard>);
 
 impl HookState<'_> {
+    /// The RCU read-side section the hook runs in.
+    pub(crate) fn rcu(&self) -> &super::rcu::RcuGuard {
+        &self.1
+    }
+
     /// The packet is at LOCAL_IN.
     pub(crate) fn is_local_in(&self) -> bool {
         u32::from(self.0.hook) == b::nf_inet_hooks_NF_INET_LOCAL_IN
@@ -128,10 +133,24 @@ unsafe extern "C" fn hook_trampoline<H: Hook>(
     let (Some(skb), Some(state)) = (NonNull::new(skb), NonNull::new(state as *mut b::nf_hook_state)) else {
         return b::NF_ACCEPT;
     };
+    // One call: a packet fvs already handled (`ipvs_property`) passes every fvs hook by;
+    // otherwise softirqs are disabled if the hook runs in process context (LOCAL_OUT, a
+    // packet reinjected by nfnetlink_queue), as the packet path's locks need.
+    // SAFETY: a valid skb owned by netfilter for the call.
+    let pro = unsafe { b::fvs_hook_prologue(skb.as_ptr()) };
+    if pro & b::FVS_HOOK_SKIP != 0 {
+        return b::NF_ACCEPT;
+    }
     let mut skb = Skb(skb, false);
-    // SAFETY: netfilter passes a valid hook state that outlives this call.
-    let state = HookState(unsafe { state.as_ref() });
+    // SAFETY: netfilter passes a valid hook state that outlives this call, and runs its hooks
+    // inside an RCU read-side section (`nf_hook`, nfnetlink_queue's reinjection under
+    // NFNL_CB_RCU, the bridge's hooks) that outlives it too.
+    let state = HookState(unsafe { state.as_ref() }, unsafe { super::rcu::RcuGuard::enclosing() });
     let v = H::hook(&mut skb, &state);
+    if pro & b::FVS_HOOK_BH != 0 {
+        // SAFETY: paired with the prologue's local_bh_disable on this CPU.
+        unsafe { b::fvs_local_bh_enable() };
+    }
     if skb.1 {
         return b::NF_STOLEN;
     }

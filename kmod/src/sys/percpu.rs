@@ -33,11 +33,13 @@ impl<const N: usize> PerCpuU64s<N> {
         }
     }
 
-    /// Adds `v1` to counter `i1` and `v2` to counter `i2` of this CPU.
-    pub(crate) fn add2(&self, i1: usize, v1: u64, i2: usize, v2: u64) {
+    /// `add2` on three areas at once.
+    pub(crate) fn add2_x3(a: &Self, b2: &Self, c: &Self, i1: usize, v1: u64, i2: usize, v2: u64) {
         if i1 < N && i2 < N {
-            // SAFETY: `p` is a live per-CPU area of N u64s and both indices are below N.
-            unsafe { b::fvs_percpu_u64_add2(self.p.as_ptr(), i1 as u32, v1, i2 as u32, v2) }
+            // SAFETY: three live per-CPU areas of N u64s; both indices are below N.
+            unsafe {
+                b::fvs_percpu_u64_add2_x3(a.p.as_ptr(), b2.p.as_ptr(), c.p.as_ptr(), i1 as u32, v1, i2 as u32, v2)
+            }
         }
     }
 

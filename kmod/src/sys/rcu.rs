@@ -23,6 +23,19 @@ impl RcuGuard {
     }
 }
 
+impl RcuGuard {
+    /// A guard for an RCU read-side section the caller is already in and that outlives the
+    /// returned value (a netfilter hook: `nf_hook()` and every other caller of the hook
+    /// functions hold `rcu_read_lock`). It must never be dropped, which would end a section
+    /// it did not start: hence `ManuallyDrop`.
+    ///
+    /// # Safety
+    /// The caller is inside an RCU read-side section that lasts as long as the value.
+    pub(crate) unsafe fn enclosing() -> core::mem::ManuallyDrop<Self> {
+        core::mem::ManuallyDrop::new(Self(PhantomData))
+    }
+}
+
 impl Drop for RcuGuard {
     fn drop(&mut self) {
         // SAFETY: paired with the lock taken in `new` on this thread (the guard is `!Send`).

@@ -110,6 +110,21 @@ impl Skb {
         }
     }
 
+    /// `writable_linear(len)` and `csum_partial()` in one call.
+    pub(crate) fn writable_headers(&mut self, len: usize) -> Option<(&mut [u8], bool)> {
+        let p = self.ptr()?;
+        let len32 = u32::try_from(len).ok()?;
+        let mut partial = false;
+        // SAFETY: as `writable_linear`; `partial` is a valid out-parameter.
+        unsafe {
+            let d = b::fvs_skb_writable_csum(p, len32, &mut partial);
+            if d.is_null() {
+                return None;
+            }
+            Some((core::slice::from_raw_parts_mut(d, len), partial))
+        }
+    }
+
     /// `ip_summed == CHECKSUM_PARTIAL`: the L4 checksum field holds the pseudo-header sum only.
     pub(crate) fn csum_partial(&self) -> bool {
         // SAFETY: valid skb.
@@ -194,12 +209,6 @@ impl Skb {
         }
     }
 
-    /// Already handled by a virtual-server module (`skb->ipvs_property`, shared with ip_vs).
-    pub(crate) fn ipvs_property(&self) -> bool {
-        // SAFETY: valid skb.
-        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_ipvs_property(p) })
-    }
-
     /// `ip_vs_route_me_harder`: a NAT reply whose source just became the virtual address is
     /// routed again (IPv4: only if it was routed as local; IPv6: unless its route ends on
     /// loopback). False: no route, the packet must be dropped.
@@ -232,7 +241,14 @@ impl Skb {
     pub(crate) fn prepare_send(&mut self, leaving: bool, keep_ct: bool) {
         let Some(p) = self.ptr() else { return };
         // SAFETY: valid skb; the helper only edits fields of the skb.
-        unsafe { b::fvs_skb_prepare_send(p, leaving, keep_ct) }
+        unsafe { b::fvs_skb_prepare_send(p, leaving, keep_ct, false) }
+    }
+
+    /// `set_ignore_df` and `prepare_send` in one call (the transmitters checked the MTU).
+    pub(crate) fn prepare_send_ignore_df(&mut self, leaving: bool, keep_ct: bool) {
+        let Some(p) = self.ptr() else { return };
+        // SAFETY: valid skb; the helper only edits fields of the skb.
+        unsafe { b::fvs_skb_prepare_send(p, leaving, keep_ct, true) }
     }
 
     /// `skb->ignore_df = 1` (the transmitters checked the MTU themselves).
@@ -260,6 +276,16 @@ impl Skb {
         // SAFETY: valid skb; the route is alive for the hook's RCU section, which is where
         // `skb_dst_set_noref` may be used.
         unsafe { b::fvs_skb_set_dst_noref(p, rt.as_ptr()) }
+    }
+
+    /// `set_dst_noref`, then `cow(headroom)`, in one call.
+    pub(crate) fn set_dst_noref_cow(&mut self, rt: &super::dst::CachedDst<'_>, headroom: u32) -> Result {
+        let Some(p) = self.ptr() else { return Err(EINVAL) };
+        // SAFETY: as `set_dst_noref` and `cow`.
+        match unsafe { b::fvs_skb_set_dst_noref_cow(p, rt.as_ptr(), headroom) } {
+            0 => Ok(()),
+            e => Err(Error::from_errno(e)),
+        }
     }
 
     /// The packet arrived from a device (input route), not from a local socket.
