@@ -17,6 +17,10 @@
 dp_backend_up
 topo_nat 3
 ip -n fvs-dir addr add "$VIP6/128" dev dir0 nodad
+# A bridge takes the lowest MAC address of its ports: deleting a port below would change it, and
+# the real servers' neighbour entries for the gateway would point at the old one for seconds.
+# Pinned, so that what is measured is the balancer.
+ip -n fvs-dir link set br0 address "$(ip netns exec fvs-dir cat /sys/class/net/br0/address)"
 dp_udp_servers 3
 dp6_udp_servers 3 54
 dp_service -u 53 rr -m 1 1 1
