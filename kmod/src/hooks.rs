@@ -18,6 +18,7 @@ use crate::sys::bh::jiffies;
 use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb, Verdict};
 use crate::sys::net::NetRef;
 use crate::sys::rcu::RcuGuard;
+use crate::sys::small::SmallVec;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -430,12 +431,14 @@ fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGua
     // to the local stack rather than being refused.
     let unreachable = if svc.key.port == FTPPORT && p.dport != FTPPORT { InDecision::Pass } else { InDecision::Unreachable };
     let leave = || bypass(net, st, g, svc, p, len, now, from_icmp).unwrap_or(unreachable);
-    let mut dests: KVec<&Arc<Dest>> = KVec::new();
+    // On the stack for up to 16 real servers (no allocation per new connection).
+    let mut dests: SmallVec<&Arc<Dest>, 16> = SmallVec::new();
     for d in svc.dests.iter(g) {
         if dests.push(d, GFP_ATOMIC).is_err() {
             return InDecision::Pass;
         }
     }
+    let dests = dests.as_slice();
     let pkt = crate::corelib::sched::Packet {
         saddr: sched_addr(p.af, &p.saddr),
         daddr: sched_addr(p.af, &p.daddr),

@@ -16,6 +16,7 @@ use crate::corelib::sched::{
 use crate::rules::{Dest, InetAddr, Service, AF_INET6};
 use crate::sys::bh::BhGuard;
 use crate::sys::rcu::Writer;
+use crate::sys::small::SmallVec;
 use crate::uapi::svc_flags;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::alloc::KVVec;
@@ -465,10 +466,12 @@ pub(crate) struct Env {
 }
 
 pub(crate) fn schedule(svc: &Service, dests: &[&Arc<Dest>], pkt: &Packet, env: &Env) -> Option<Arc<Dest>> {
-    let mut infos = KVec::with_capacity(dests.len(), GFP_ATOMIC).ok()?;
+    // On the stack for up to 16 real servers (no allocation per new connection).
+    let mut infos: SmallVec<DestInfo, 16> = SmallVec::new();
     for d in dests {
         infos.push(info(d), GFP_ATOMIC).ok()?;
     }
+    let infos = infos.as_mut_slice();
     let conf = svc.conf();
     let fallback = conf.flags & svc_flags::SCHED_SH_FALLBACK != 0;
     let port = if conf.flags & svc_flags::SCHED_SH_PORT != 0 { pkt.hash_port() } else { 0 };
@@ -479,18 +482,18 @@ pub(crate) fn schedule(svc: &Service, dests: &[&Arc<Dest>], pkt: &Packet, env: &
     let _bh = BhGuard::new();
     let mut st = svc.sched_state.lock();
     let idx = match name {
-        "rr" => st.rr.schedule(&infos),
-        "wrr" => st.wrr.schedule(&infos),
-        "lc" => sched::lc::schedule(&infos),
-        "wlc" => sched::wlc::schedule(&infos),
-        "sed" => sched::sed::schedule(&infos),
-        "nq" => sched::nq::schedule(&infos),
-        "fo" => sched::fo::schedule(&infos),
-        "ovf" => sched::ovf::schedule(&infos),
-        "dh" => st.dh.schedule(&infos, &pkt.daddr),
-        "sh" => st.sh.schedule(&infos, &pkt.hash_addr(), port, fallback),
-        "mh" => mh::schedule(&st.mh, &infos, &pkt.hash_addr(), port, fallback, &mh::HASH1),
-        "twos" => sched::twos::schedule(&infos, random_below),
+        "rr" => st.rr.schedule(infos),
+        "wrr" => st.wrr.schedule(infos),
+        "lc" => sched::lc::schedule(infos),
+        "wlc" => sched::wlc::schedule(infos),
+        "sed" => sched::sed::schedule(infos),
+        "nq" => sched::nq::schedule(infos),
+        "fo" => sched::fo::schedule(infos),
+        "ovf" => sched::ovf::schedule(infos),
+        "dh" => st.dh.schedule(infos, &pkt.daddr),
+        "sh" => st.sh.schedule(infos, &pkt.hash_addr(), port, fallback),
+        "mh" => mh::schedule(&st.mh, infos, &pkt.hash_addr(), port, fallback, &mh::HASH1),
+        "twos" => sched::twos::schedule(infos, random_below),
         "lblc" | "lblcr" => match st.lbl.as_mut() {
             Some(l) if l.is_lblcr() == (name == "lblcr") => {
                 for (i, (x, d)) in infos.iter_mut().zip(dests.iter()).enumerate() {
@@ -499,11 +502,11 @@ pub(crate) fn schedule(svc: &Service, dests: &[&Arc<Dest>], pkt: &Packet, env: &
                     // (ip_vs: not IP_VS_DEST_CF_AVAILABLE).
                     x.available = d.available.load(Relaxed);
                 }
-                l.schedule(&infos, &pkt.daddr, env)
+                l.schedule(infos, &pkt.daddr, env)
             }
             // No table (its allocation failed, or the scheduler is being bound): the weighted
             // least-connection choice lblc/lblcr make on a miss, not recorded.
-            _ => sched::wlc::schedule(&infos),
+            _ => sched::wlc::schedule(infos),
         },
         _ => None,
     }?;

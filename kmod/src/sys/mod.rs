@@ -38,6 +38,7 @@ pub(crate) mod percpu;
 pub(crate) mod nf;
 pub(crate) mod proc;
 pub(crate) mod rcu;
+pub(crate) mod small;
 pub(crate) mod rcuhash;
 pub(crate) mod skb;
 pub(crate) mod sock;
