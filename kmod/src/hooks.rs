@@ -456,12 +456,12 @@ fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGua
         } else {
             None
         };
-        match persist(st, g, svc, &dests, &pkt, p, now, pe) {
+        match persist(st, g, svc, dests, &pkt, p, now, pe) {
             Some(x) => x,
             None => return leave(),
         }
     } else {
-        match crate::sched::schedule(svc, &dests, &pkt, &sched_env(st)) {
+        match crate::sched::schedule(svc, dests, &pkt, &sched_env(st)) {
             Some(d) => (d, None),
             None => return leave(),
         }
@@ -1446,10 +1446,24 @@ pub(crate) fn init() {
     ]);
 }
 
-pub(crate) fn register(net: NetRef) -> Result {
-    HOOKS.register(net)
+/// A family's share of `HOOKS`: IPv4's six, then IPv6's.
+fn family_range(af: u16) -> (usize, usize) {
+    if af == AF_INET6 {
+        (6, 6)
+    } else {
+        (0, 6)
+    }
 }
 
-pub(crate) fn unregister(net: NetRef) {
-    HOOKS.unregister(net)
+/// Hooks family `af` in `net` (`ip_vs_register_hooks`): done with the namespace's first
+/// service of that family, so that a namespace without services pays nothing per packet.
+pub(crate) fn register(net: NetRef, af: u16) -> Result {
+    let (start, n) = family_range(af);
+    HOOKS.register(net, start, n)
+}
+
+/// `ip_vs_unregister_hooks`: with the family's last service.
+pub(crate) fn unregister(net: NetRef, af: u16) {
+    let (start, n) = family_range(af);
+    HOOKS.unregister(net, start, n)
 }

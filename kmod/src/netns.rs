@@ -9,7 +9,7 @@ use crate::sys::rcu::WriteLock;
 use crate::uapi;
 use crate::{ctl, hooks};
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use kernel::alloc::{KBox, KVec};
 use kernel::prelude::*;
 use kernel::sync::{new_spinlock, SpinLock};
@@ -71,6 +71,10 @@ pub(crate) struct NetState {
     pub(crate) bypass_dest: [kernel::sync::Arc<crate::rules::Dest>; 2],
     /// Services with the SIP persistence engine (`conn_out_counter`).
     pub(crate) conn_out_svcs: AtomicU32,
+    /// Services of each family (IPv4, IPv6; `num_services`), changed under the control lock:
+    /// the family's hooks are in the namespace while it has any (`hooks_afmask`, bit 0 IPv4).
+    svcs_af: [AtomicU32; 2],
+    hooks_afmask: AtomicU8,
     /// Real servers were removed while expire_nodest_conn is on: their connections go with
     /// the next run of the work (`ip_vs_enqueue_expire_nodest_conns`).
     nodest_pending: AtomicBool,
@@ -181,6 +185,8 @@ impl PernetState for NetState {
                 nodest_pending: AtomicBool::new(false),
                 drain_pending: AtomicBool::new(false),
                 conn_out_svcs: AtomicU32::new(0),
+                svcs_af: [AtomicU32::new(0), AtomicU32::new(0)],
+                hooks_afmask: AtomicU8::new(0),
                 bypass_dest,
                 sync <- crate::syncd::SyncState::new(),
             }),
@@ -202,11 +208,6 @@ impl PernetState for NetState {
             undo(&state);
             return Err(e);
         }
-        if let Err(e) = hooks::register(net) {
-            ctl::proc::remove(net);
-            undo(&state);
-            return Err(e);
-        }
         Ok(state)
     }
 
@@ -218,7 +219,7 @@ impl PernetState for NetState {
     }
 
     fn exit(net: NetRef, state: Pin<KBox<Self>>) {
-        hooks::unregister(net);
+        state.unhook_all(net);
         ctl::proc::remove(net);
         // Already done by pre_exit; the sockets hold no reference on the namespace itself.
         crate::syncd::exit(&state);
@@ -242,6 +243,40 @@ impl PernetState for NetState {
 }
 
 impl NetState {
+    /// A service of family `af` is about to be added (control lock held): with the family's
+    /// first one, fvs hooks the namespace for that family (`ip_vs_register_hooks`). On error
+    /// the service must not be added.
+    pub(crate) fn service_adding(&self, net: NetRef, af: u16) -> Result {
+        let i = usize::from(af == crate::rules::AF_INET6);
+        if self.hooks_afmask.load(Relaxed) & (1 << i) == 0 {
+            hooks::register(net, af)?;
+            self.hooks_afmask.fetch_or(1 << i, Relaxed);
+        }
+        self.svcs_af[i].fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// A service of family `af` is gone, or was not added after `service_adding` (control
+    /// lock held): with the family's last one, its hooks go (`ip_vs_unregister_hooks`).
+    pub(crate) fn service_gone(&self, net: NetRef, af: u16) {
+        let i = usize::from(af == crate::rules::AF_INET6);
+        let left = self.svcs_af[i].load(Relaxed).saturating_sub(1);
+        self.svcs_af[i].store(left, Relaxed);
+        if left == 0 && self.hooks_afmask.fetch_and(!(1 << i), Relaxed) & (1 << i) != 0 {
+            hooks::unregister(net, af);
+        }
+    }
+
+    /// Every service went (flush, namespace exit): no hooks remain.
+    pub(crate) fn unhook_all(&self, net: NetRef) {
+        for (i, af) in [crate::rules::AF_INET, crate::rules::AF_INET6].into_iter().enumerate() {
+            self.svcs_af[i].store(0, Relaxed);
+            if self.hooks_afmask.fetch_and(!(1 << i), Relaxed) & (1 << i) != 0 {
+                hooks::unregister(net, af);
+            }
+        }
+    }
+
     /// A real server (or a service with its real servers) was removed: with
     /// expire_nodest_conn on, its connections are expired within a second.
     pub(crate) fn expire_nodest_later(&self) {

@@ -259,11 +259,12 @@ fn conn_out(s: &Service) -> bool {
 }
 
 /// `ip_vs_flush`: every service goes.
-pub(crate) fn flush(st: &NetState, w: Writer<'_>) {
+pub(crate) fn flush(net: NetRef, st: &NetState, w: Writer<'_>) {
     for s in st.rules.iter_w(w) {
         forget_mixed(st, w, s);
     }
     st.rules.flush(w);
+    st.unhook_all(net);
     st.conn_out_svcs.store(0, Relaxed);
     st.expire_nodest_later();
 }
@@ -284,7 +285,7 @@ fn set_cmd(req: &Request<'_>, st: &NetState) -> Result {
     let w = g.writer();
     match c {
         cmd::FLUSH => {
-            flush(st, w);
+            flush(req.net(), st, w);
             return Ok(());
         }
         cmd::SET_CONFIG => {
@@ -340,7 +341,7 @@ pub(crate) fn change(net: NetRef, st: &NetState, g: &WriteGuard<'_, Ctl>, c: u8,
         None => None,
     };
     match (c, svc, dreq) {
-        (cmd::NEW_SERVICE, None, _) => add_service(w, st, sreq),
+        (cmd::NEW_SERVICE, None, _) => add_service(net, w, st, sreq),
         (cmd::NEW_SERVICE, Some(_), _) => Err(EEXIST),
         (cmd::SET_SERVICE, Some(s), _) => {
             let before = conn_out(s);
@@ -358,7 +359,9 @@ pub(crate) fn change(net: NetRef, st: &NetState, g: &WriteGuard<'_, Ctl>, c: u8,
             }
             forget_mixed(st, w, s);
             // The unlinked service (and with it its dests) is freed after a grace period.
-            drop(st.rules.del(w, &sreq.key));
+            if st.rules.del(w, &sreq.key).is_some() {
+                st.service_gone(net, sreq.key.af);
+            }
             st.expire_nodest_later();
             Ok(())
         }
@@ -427,10 +430,17 @@ fn service_conf(f: &FullService, af: u16, prev_flags: u32) -> Result<ServiceConf
     })
 }
 
-fn add_service(w: Writer<'_>, st: &NetState, r: &ServiceReq) -> Result {
+fn add_service(net: NetRef, w: Writer<'_>, st: &NetState, r: &ServiceReq) -> Result {
     let f = r.full.as_ref().ok_or(EINVAL)?;
     let conf = service_conf(f, r.key.af, 0)?;
-    let s = st.rules.add(w, r.key, &conf)?;
+    st.service_adding(net, r.key.af)?;
+    let s = match st.rules.add(w, r.key, &conf) {
+        Ok(s) => s,
+        Err(e) => {
+            st.service_gone(net, r.key.af);
+            return Err(e);
+        }
+    };
     if conn_out(&s) {
         st.conn_out_svcs.fetch_add(1, Relaxed);
     }

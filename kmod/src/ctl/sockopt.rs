@@ -93,7 +93,7 @@ fn set_locked(call: &SetCall<'_>, st: &NetState, c: u32, arg: &[u8]) -> Result {
     let w = g.writer();
     match c {
         so::SET_FLUSH => {
-            genl::flush(st, w);
+            genl::flush(call.net(), st, w);
             return Ok(());
         }
         so::SET_TIMEOUT => {

@@ -203,17 +203,26 @@ impl<const N: usize> HookSet<N> {
         }
     }
 
-    pub(crate) fn register(&'static self, net: NetRef) -> Result {
-        // SAFETY: the ops are initialised and static; the kernel copies what it needs.
-        let ret = unsafe { b::nf_register_net_hooks(net.as_ptr(), self.ops.get() as *const _, N as u32) };
+    /// Registers the `n` hooks from `start` (a family's share of the set) in `net`.
+    pub(crate) fn register(&'static self, net: NetRef, start: usize, n: usize) -> Result {
+        if start.checked_add(n).is_none_or(|end| end > N) {
+            return Err(EINVAL);
+        }
+        // SAFETY: the ops are initialised and static, and `start + n <= N` keeps the range
+        // inside the array; the kernel copies what it needs.
+        let ret = unsafe { b::nf_register_net_hooks(net.as_ptr(), (self.ops.get() as *const b::nf_hook_ops).add(start), n as u32) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
         Ok(())
     }
 
-    pub(crate) fn unregister(&'static self, net: NetRef) {
-        // SAFETY: registered in this namespace by `register`.
-        unsafe { b::nf_unregister_net_hooks(net.as_ptr(), self.ops.get() as *const _, N as u32) };
+    /// Removes hooks `register` put in `net` (the same range); waits for running calls.
+    pub(crate) fn unregister(&'static self, net: NetRef, start: usize, n: usize) {
+        if start.checked_add(n).is_none_or(|end| end > N) {
+            return;
+        }
+        // SAFETY: the range was registered in this namespace by `register`.
+        unsafe { b::nf_unregister_net_hooks(net.as_ptr(), (self.ops.get() as *const b::nf_hook_ops).add(start), n as u32) };
     }
 }
