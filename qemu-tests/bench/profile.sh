@@ -6,7 +6,8 @@
 # /tmp: perf's writes fail with EFAULT on the host share.)
 #
 #   FVS_PROFILE_BACKENDS="ipvs fvs"  backends, in order
-#   FVS_PROFILE_MODES="nat dr"       nat: VIP:9 masquerading; dr: VIP:19 direct routing
+#   FVS_PROFILE_MODES="nat dr"       nat: VIP:9 masquerading; dr: VIP:19 direct routing;
+#                                    cps: new TCP connections to VIP:80 (NAT), the tcp_cps_nat load
 #   FVS_PROFILE_SECS=8               seconds sampled per backend and mode
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,25 +34,49 @@ table inet fvsbench {
 EOF
 done
 DIR_MAC=$(ip netns exec fvs-dir cat /sys/class/net/dir0/address)
-trap 'pkill -f "bench/pktgen.sh" 2>/dev/null; for ns in $(ip netns list | awk "{print \$1}"); do ip netns del "$ns"; done' EXIT
+CPS=/tmp/fvs-cps
+if [[ " ${FVS_PROFILE_MODES:-} " == *" cps "* ]]; then
+    cp "${FVS_CPS:-target/release/fvs-cps}" "$CPS" || { echo "profile: no target/release/fvs-cps"; exit 1; }
+    # As run.sh: room for every TIME_WAIT socket the servers keep.
+    for i in 1 2 3; do ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.tcp_max_tw_buckets=1048576; ip netns exec "fvs-rs$i" "$CPS" server 80 & done
+    sleep 1
+fi
+CPS_SRC=20
+trap 'pkill -f "bench/pktgen.sh|fvs-cps" 2>/dev/null; for ns in $(ip netns list | awk "{print \$1}"); do ip netns del "$ns"; done' EXIT
 
 for b in ${FVS_PROFILE_BACKENDS:-ipvs fvs}; do
     FVS_BACKEND=$b
     (dp_backend_up) || { echo "profile: $b did not load"; continue; }
     adm -A -u "$TOPO_VIP:9" -s rr; adm -A -u "$TOPO_VIP:19" -s rr
-    for i in 1 2 3; do adm -a -u "$TOPO_VIP:9" -r "10.0.2.$i:9" -m; adm -a -u "$TOPO_VIP:19" -r "10.0.2.$i:19" -g; done
+    adm -A -t "$TOPO_VIP:80" -s rr
+    for i in 1 2 3; do
+        adm -a -u "$TOPO_VIP:9" -r "10.0.2.$i:9" -m; adm -a -u "$TOPO_VIP:19" -r "10.0.2.$i:19" -g
+        adm -a -t "$TOPO_VIP:80" -r "10.0.2.$i:80" -m
+    done
     for mode in ${FVS_PROFILE_MODES:-nat dr}; do
         port=9; [ "$mode" = dr ] && port=19
-        ip netns exec fvs-cl bash qemu-tests/bench/pktgen.sh cl0 "$DIR_MAC" 60 "$TOPO_VIP" "$TOPO_VIP" "$port" 10.0.1.2 10000 64 \
-            rate 1 $((SECS * 3)) 1 >/dev/null 2>&1 &
+        if [ "$mode" = cps ]; then
+            port=80
+            # A fresh client address each time (topo's client has 10.0.1.20 upwards).
+            src=10.0.1.$CPS_SRC; CPS_SRC=$((CPS_SRC + 1))
+            ip netns exec fvs-cl ip addr add "$src/24" dev cl0 2>/dev/null
+            ip netns exec fvs-cl "$CPS" client "$TOPO_VIP" 80 $((SECS + 2)) 32 "$src" 1 $((SECS + 2)) &
+        else
+            ip netns exec fvs-cl bash qemu-tests/bench/pktgen.sh cl0 "$DIR_MAC" 60 "$TOPO_VIP" "$TOPO_VIP" "$port" 10.0.1.2 10000 64 \
+                rate 1 $((SECS * 3)) 1 >/dev/null 2>&1 &
+        fi
         pg=$!
         sleep 3
         out=$OUTD/profile-$b-$mode
         perf record -q -a -e cpu-clock -F 4000 -o "/tmp/perf-$b-$mode.data" -- sleep "$SECS" 2>/dev/null
-        kill "$pg" 2>/dev/null; echo stop > /proc/net/pktgen/pgctrl; wait "$pg" 2>/dev/null
+        if [ "$mode" = cps ]; then
+            wait "$pg"
+        else
+            kill "$pg" 2>/dev/null; echo stop > /proc/net/pktgen/pgctrl; wait "$pg" 2>/dev/null
+        fi
         { perf report -q -i "/tmp/perf-$b-$mode.data" --kallsyms=/proc/kallsyms --stdio --no-children --sort dso --percent-limit 0.5 2>/dev/null
           echo
-          perf report -q -i "/tmp/perf-$b-$mode.data" --kallsyms=/proc/kallsyms --stdio --no-children --sort sym --percent-limit 0.2 2>/dev/null
+          perf report -q -i "/tmp/perf-$b-$mode.data" --kallsyms=/proc/kallsyms --stdio --no-children --sort sym --percent-limit ${FVS_PROFILE_LIMIT:-0.2} 2>/dev/null
         } | grep -v '^$' > "$out.txt"
         echo "=== $b $mode: $(perf report -i "/tmp/perf-$b-$mode.data" --stdio 2>/dev/null | awk '/^# Samples/ {print $3, $4}' | head -1) ($out.txt)"
         echo "--- $b $mode: the service's counters after the run:"

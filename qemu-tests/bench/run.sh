@@ -73,8 +73,8 @@ OBS=()              # observations for the report
 FVS_KO_SRC=$FVS_KO
 cp "$FVS_KO" /tmp/bench/fvs.ko 2>/dev/null && FVS_KO=/tmp/bench/fvs.ko
 cp "$IPVSADM_RS" /tmp/bench/ipvsadm-rs 2>/dev/null && IPVSADM_RS=/tmp/bench/ipvsadm-rs
-PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
-CPS=qemu-tests/bench/cps.py
+CPS=/tmp/bench/fvs-cps
+cp "${FVS_CPS:-target/release/fvs-cps}" "$CPS" 2>/dev/null || CPS=
 
 have_fvs=1; have_ipvs=1
 [ -f "$FVS_KO" ] || { have_fvs=0; OBS+=("no $FVS_KO_SRC: fvs not measured (make module)"); }
@@ -125,6 +125,12 @@ setup_topology() {
     topo_dr "$NRS"
     local i
     for i in $(seq 20 $((20 + NCLIENT_ADDRS - 1))); do ip -n fvs-cl addr add "10.0.1.$i/24" dev cl0; done
+    # The real servers close first, so every connection leaves a TIME_WAIT socket there for
+    # 60 s. The default cap on those (tcp_max_tw_buckets, 8192 in this VM's namespaces) is
+    # reached within a few samples; past it the servers drop the state at once and the clients'
+    # last segments meet resets and retransmissions, which slows whichever backend is measured
+    # then. The cap goes up, so that every sample runs in the same conditions.
+    for i in $(seq 1 "$NRS"); do ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.tcp_max_tw_buckets=1048576; done
     # The real servers count and drop the benchmark's UDP at the earliest hook: what the
     # director delivers, without the cost of a socket or ICMP errors.
     HAVE_NFT=0
@@ -147,8 +153,8 @@ EOF
     DIR_MAC=$(ip netns exec fvs-dir cat /sys/class/net/dir0/address)
     # The real servers' TCP servers (connection rate).
     HAVE_CPS=0
-    if [ -n "$PY" ]; then
-        for i in $(seq 1 "$NRS"); do dp_bg "fvs-rs$i" "$PY" "$CPS" server 80; done
+    if [ -n "$CPS" ]; then
+        for i in $(seq 1 "$NRS"); do dp_bg "fvs-rs$i" "$CPS" server 80; done
         HAVE_CPS=1
         for i in $(seq 1 "$NRS"); do (wait_listen "fvs-rs$i" 80) || HAVE_CPS=0; done
     fi
@@ -285,7 +291,7 @@ cps_sample() {  # METRIC DSTS
     if [ "$CPS_SAMPLE" -gt "$NCLIENT_ADDRS" ]; then OBS+=("out of client addresses for $1"); return 1; fi
     local rt0 rt1 idle0 idle1 t0 t1
     rt0=$(tcp_retrans); idle0=$(cpu_idle); t0=$(now)
-    out=$(timeout $((SECS + 60)) ip netns exec fvs-cl "$PY" "$CPS" client "$2" 80 "$SECS" "$CONC" "$src" "$WARM" "$BURSTS")
+    out=$(timeout $((SECS + 60)) ip netns exec fvs-cl "$CPS" client "$2" 80 "$SECS" "$CONC" "$src" "$WARM" "$BURSTS")
     t1=$(now); idle1=$(cpu_idle); rt1=$(tcp_retrans)
     out="$out retrans=$((rt1 - rt0)) vm_idle=$(calc "int(100 * ($idle1 - $idle0) / ($t1 - $t0) / $(nproc))")%"
     local v=${out#cps=}; v=${v%% *}
@@ -505,7 +511,7 @@ if [ -n "$plain" ] && [ "$plain" != 0 ]; then
 fi
 [ "$HAVE_PKTGEN" = 1 ] || for m in udp_pps_nat udp_pps_dr fwd_ceiling lookup_scaling conn_bytes; do SKIP[$m]="no pktgen (CONFIG_NET_PKTGEN) in the test kernel"; done
 [ "$HAVE_NFT" = 1 ] || for m in udp_pps_nat udp_pps_dr fwd_ceiling lookup_scaling conn_bytes; do SKIP[$m]="${SKIP[$m]:-no nftables to count packets at the real servers}"; done
-[ "$HAVE_CPS" = 1 ] || SKIP[tcp_cps_nat]="no python3 for the TCP client/servers"
+[ "$HAVE_CPS" = 1 ] || SKIP[tcp_cps_nat]="no target/release/fvs-cps (cargo build --release -p fvs-cps)"
 if [ -z "${SKIP[conn_bytes]:-}" ] && [ -z "${S[conn_bytes:fvs]:-}" ] && [ -n "${S[table_entries:fvs]:-}" ]; then
     SKIP[conn_bytes]="fvs.ko has no fvs_conn slab cache, so /proc/slabinfo cannot tell its entry size; ip_vs_conn objsize=$(median ${S[conn_bytes:ipvs]:-}) bytes"
 fi
@@ -614,11 +620,10 @@ EOF
   balancer module loaded. 1.0 would mean balancing costs nothing over routing.
 - \`tcp_cps_nat\`: new TCP connections per second to VIP:80 (NAT): connect, send one request line,
   the server answers and closes, the client closes; ${CONC} in flight; every connection from a fresh
-  source address:port, so no entry is ever reused. Client and servers are Python (epoll,
-  \`qemu-tests/bench/cps.py\`), $((NRS + 1)) processes on $(nproc) vCPUs: **the number is bounded by
-  Python, not by the director** (compare \`tcp_cps_plain\`, the same client to the real servers
-  directly, below). It catches gross problems (stalls, drops, retransmissions) and large
-  per-connection costs; it does not resolve small ones.
+  source address:port, so no entry is ever reused. Client and servers are one epoll loop each
+  (\`qemu-tests/bench/cps\`, Rust), $((NRS + 1)) processes on $(nproc) vCPUs, all in the one VM: the
+  client's and servers' own TCP work shares the vCPUs with the director's (compare
+  \`tcp_cps_plain\`, the same client to the real servers directly, below).
 - \`conn_bytes\`: bytes per connection entry: \`objsize\` of the \`ip_vs_conn\` and \`fvs_conn\` slab
   caches in /proc/slabinfo, read with ${NCONNS}+ entries in the table. (\`conn_bytes_eff\` below:
   slab pages per active object, i.e. with the slab's own overhead.)
