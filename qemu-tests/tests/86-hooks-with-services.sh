@@ -64,6 +64,8 @@ go() {
     for i in $(seq 1 $((40 * FVS_TIME_SCALE))); do [ "$(wc -l < "/tmp/h-$1.out")" -ge 2 ] && break; sleep 0.2; done
     sed -n 2p "/tmp/h-$1.out"
 }
+svc4() { adm_ok -A -t "$VIP:80" -s rr; adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -m; }
+svc6() { adm_ok -A -t "[$VIP6]:80" -s rr; adm_ok -a -t "[$VIP6]:80" -r "[fd00:2::1]:82" -m; }
 greets() {  # FAMILY ADDR PORT: one fresh connection's greeting
     ip netns exec fvs-cl python3 -c '
 import socket, sys
@@ -79,10 +81,7 @@ case $FVS_BACKEND in
     fvs) ip netns exec fvs-dir sysctl -qw net.fvs.expire_nodest_conn=0 ;;
     ipvs) ip netns exec fvs-dir sysctl -qw net.ipv4.vs.expire_nodest_conn=0 ;;
 esac
-adm_ok -A -t "$VIP:80" -s rr
-adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -m
-adm_ok -A -t "[$VIP6]:80" -s rr
-adm_ok -a -t "[$VIP6]:80" -r "[fd00:2::1]:82" -m
+svc4; svc6
 assert_eq rs1 "$(greets 4 "$VIP" 80)" "IPv4 service balances"
 assert_eq rs1 "$(greets 6 "$VIP6" 80)" "IPv6 service balances"
 
@@ -95,8 +94,7 @@ assert_eq rs1 "$(greets 6 "$VIP6" 80)" "IPv6 service still balances"
 info "step 2: $r"
 
 # 3. Two IPv4 services, one deleted: the hooks stay.
-adm_ok -A -t "$VIP:80" -s rr
-adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -m
+svc4
 adm_ok -A -t "$VIP:81" -s rr
 adm_ok -a -t "$VIP:81" -r 10.0.2.1:81 -m
 hold b 4 "$VIP" 80
@@ -108,16 +106,12 @@ info "step 3: $r"
 
 # 4. Back again.
 adm_ok -D -t "$VIP:81"
-adm_ok -A -t "$VIP:80" -s rr
-adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -m
+svc4
 assert_eq rs1 "$(greets 4 "$VIP" 80)" "IPv4 balances again with a new service"
 
 # 5. Flush, then both families again.
 adm_ok -C
-adm_ok -A -t "$VIP:80" -s rr
-adm_ok -a -t "$VIP:80" -r 10.0.2.1:80 -m
-adm_ok -A -t "[$VIP6]:80" -s rr
-adm_ok -a -t "[$VIP6]:80" -r "[fd00:2::1]:82" -m
+svc4; svc6
 assert_eq rs1 "$(greets 4 "$VIP" 80)" "IPv4 balances after a flush"
 assert_eq rs1 "$(greets 6 "$VIP6" 80)" "IPv6 balances after a flush"
 dp_backend_down
