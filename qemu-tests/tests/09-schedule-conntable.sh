@@ -22,28 +22,30 @@ configure() { # configure TOOL...
     for i in 1 2 3; do "$@" -a -u 10.0.1.1:53 -r 10.0.2.$i:53 -m; done
 }
 
-traffic() {
+traffic() { # traffic FIRST-TCP-SOURCE-PORT
     local i
     # 60 TCP connections, held open by one client process while we count (forwarded by NAT to
-    # the real servers, which accept and hold them).
+    # the real servers, which accept and hold them). Each run uses its own source ports: the
+    # previous run's client sockets may still be closing (FIN_WAIT2 for 60 s) on the same ones.
     rm -f /tmp/fvs-held
     ip netns exec fvs-cl python3 -c '
 import socket, sys, time
 scale = float(sys.argv[1])
+base = int(sys.argv[2])
 held = []
 for i in range(60):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("10.0.1.2", 20001 + i))
+    s.bind(("10.0.1.2", base + i))
     s.settimeout(2 * scale)
     try:
         s.connect(("10.0.1.1", 80))
-    except OSError:
-        pass
+    except OSError as e:
+        print("connect from port %d: %s" % (base + i, e), file=sys.stderr)
     held.append(s)
 open("/tmp/fvs-held", "w").write("done")
 time.sleep(60 * scale)
-' "$scale" &
+' "$scale" "$1" &
     held_pid=$!
     for i in $(seq 1 600); do [ -s /tmp/fvs-held ] && break; sleep 0.1; done
     [ -s /tmp/fvs-held ] || fail "TCP client did not finish"
@@ -65,13 +67,13 @@ expect_counts() { # expect_counts WHAT OUTPUT
 
 # Reference: ip_vs, with real servers that accept and hold TCP connections.
 for i in 1 2 3; do
-    ip netns exec fvs-rs$i socat TCP-LISTEN:80,fork,reuseaddr,backlog=64 SYSTEM:'sleep 30' &
+    ip netns exec fvs-rs$i socat TCP-LISTEN:80,fork,reuseaddr,backlog=64 SYSTEM:"sleep $((30 * scale))" &
     wait_listen fvs-rs$i 80
 done
 ip netns exec fvs-dir modprobe ip_vs
 for m in ip_vs_rr ip_vs_wrr; do modprobe $m; done
 configure ip netns exec fvs-dir ipvsadm
-traffic
+traffic 22001
 expect_counts "ip_vs" "$(per_dest ipvsadm -Ln)"
 kill $held_pid 2>/dev/null; wait $held_pid 2>/dev/null
 ip netns exec fvs-dir ipvsadm -C
@@ -80,7 +82,7 @@ ipvs_unload
 # fvs.
 fvs_load
 configure ip netns exec fvs-dir "$IPVSADM_RS"
-traffic
+traffic 20001
 got=$(per_dest "$IPVSADM_RS" -Ln)
 expect_counts "fvs" "$got"
 conn=$(ip netns exec fvs-dir cat /proc/net/fvs_conn)
