@@ -50,9 +50,18 @@ time.sleep(60 * scale)
     for i in $(seq 1 600); do [ -s /tmp/fvs-held ] && break; sleep 0.1; done
     [ -s /tmp/fvs-held ] || fail "TCP client did not finish"
     # 30 UDP flows, one datagram each.
-    for i in $(seq 1 30); do
-        echo q | ip netns exec fvs-cl socat -T "$(echo "0.2 * $scale" | bc)" - UDP:10.0.1.1:53,sourceport=$((30000 + i)) >/dev/null 2>&1
-    done
+    udp_flows 30001
+}
+
+udp_flows() { # udp_flows FIRST-SOURCE-PORT: one datagram from each of 30 ports, one process
+    ip netns exec fvs-cl python3 -c '
+import socket, sys
+for p in range(int(sys.argv[1]), int(sys.argv[1]) + 30):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.0.1.2", p))
+    s.sendto(b"q\n", ("10.0.1.1", 53))
+    s.close()
+' "$1"
 }
 
 expect_counts() { # expect_counts WHAT OUTPUT
@@ -67,7 +76,7 @@ expect_counts() { # expect_counts WHAT OUTPUT
 
 # Reference: ip_vs, with real servers that accept and hold TCP connections.
 for i in 1 2 3; do
-    ip netns exec fvs-rs$i socat TCP-LISTEN:80,fork,reuseaddr,backlog=64 SYSTEM:"sleep $((30 * scale))" &
+    ip netns exec fvs-rs$i socat TCP-LISTEN:80,fork,reuseaddr,backlog=64 SYSTEM:"sleep $((60 * scale))" &
     wait_listen fvs-rs$i 80
 done
 ip netns exec fvs-dir modprobe ip_vs
@@ -100,9 +109,7 @@ awk '$1=="UDP" && $2=="10.0.1.1:53" {exit !($3==30 && $4==30)}' <<<"$stats" || f
 # flows get the short UDP timeout: those (source ports 31001-31030 = 0x79xx) are gone once it
 # has passed (the sweeper runs every second), the first 30 (0x75xx, 300 s) stay.
 ip netns exec fvs-dir "$IPVSADM_RS" --set 0 0 2
-for i in $(seq 1 30); do
-    echo q | ip netns exec fvs-cl socat -T 0.2 - UDP:10.0.1.1:53,sourceport=$((31000 + i)) >/dev/null 2>&1
-done
+udp_flows 31001
 [ "$(ip netns exec fvs-dir grep -c '^UDP 0A000102 79' /proc/net/fvs_conn)" -gt 0 ] || fail "new UDP flows not tracked"
 sleep 4.5
 n=$(ip netns exec fvs-dir grep -c '^UDP 0A000102 79' /proc/net/fvs_conn)
