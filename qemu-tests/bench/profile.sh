@@ -35,10 +35,13 @@ EOF
 done
 DIR_MAC=$(ip netns exec fvs-dir cat /sys/class/net/dir0/address)
 CPS=/tmp/fvs-cps
+# Fixed placement, as in run.sh: the client on CPU 0, the real servers on the others.
+RS_CPUS=0
+[ "$(nproc)" -ge 2 ] && RS_CPUS="1-$(($(nproc) - 1))"
 if [[ " ${FVS_PROFILE_MODES:-} " == *" cps "* ]]; then
     cp "${FVS_CPS:-target/release/fvs-cps}" "$CPS" || { echo "profile: no target/release/fvs-cps"; exit 1; }
     # As run.sh: room for every TIME_WAIT socket the servers keep.
-    for i in 1 2 3; do ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.tcp_max_tw_buckets=1048576; ip netns exec "fvs-rs$i" "$CPS" server 80 & done
+    for i in 1 2 3; do ip netns exec "fvs-rs$i" sysctl -qw net.ipv4.tcp_max_tw_buckets=1048576; ip netns exec "fvs-rs$i" taskset -c "$RS_CPUS" "$CPS" server 80 & done
     sleep 1
 fi
 CPS_SRC=20
@@ -60,7 +63,7 @@ for b in ${FVS_PROFILE_BACKENDS:-ipvs fvs}; do
             # A fresh client address each time (topo's client has 10.0.1.20 upwards).
             src=10.0.1.$CPS_SRC; CPS_SRC=$((CPS_SRC + 1))
             ip netns exec fvs-cl ip addr add "$src/24" dev cl0 2>/dev/null
-            ip netns exec fvs-cl "$CPS" client "$TOPO_VIP" 80 $((SECS + 2)) 32 "$src" 1 $((SECS + 2)) &
+            ip netns exec fvs-cl taskset -c 0 "$CPS" client "$TOPO_VIP" 80 $((SECS + 2)) 32 "$src" 1 $((SECS + 2)) &
         else
             ip netns exec fvs-cl bash qemu-tests/bench/pktgen.sh cl0 "$DIR_MAC" 60 "$TOPO_VIP" "$TOPO_VIP" "$port" 10.0.1.2 10000 64 \
                 rate 1 $((SECS * 3)) 1 >/dev/null 2>&1 &

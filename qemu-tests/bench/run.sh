@@ -36,6 +36,17 @@ NRESTORE=${FVS_BENCH_RESTORE:-10000}
 ONLY=${FVS_BENCH_ONLY:-}
 OUT=${FVS_BENCH_OUT:-docs/benchmarks.md}
 WARM=1            # s of traffic before a window opens
+# The connection-rate client and the real servers' TCP servers run in this VM too. Left to the
+# scheduler, they were sometimes placed on one vCPU together (the servers woken where the client
+# ran its softirq work), with the other idle; that halved the rate for a few seconds at a time,
+# for whichever backend it hit (2026-11-23: client delayed ACKs x10, real-server loss probes x3,
+# gone with fixed placement). So the client is pinned to CPU 0 and the servers to the others.
+if [ "$(nproc)" -ge 2 ]; then
+    PIN_CL=(taskset -c 0)
+    PIN_RS=(taskset -c "1-$(($(nproc) - 1))")
+else
+    PIN_CL=(); PIN_RS=()
+fi
 NRS=3             # real servers
 FLOWS=64          # UDP flows (source ports) of the packet-rate samples
 PKT=60            # pktgen frame size without FCS: Ethernet + IPv4 + UDP + 18 payload bytes
@@ -154,7 +165,7 @@ EOF
     # The real servers' TCP servers (connection rate).
     HAVE_CPS=0
     if [ -n "$CPS" ]; then
-        for i in $(seq 1 "$NRS"); do dp_bg "fvs-rs$i" "$CPS" server 80; done
+        for i in $(seq 1 "$NRS"); do dp_bg "fvs-rs$i" "${PIN_RS[@]}" "$CPS" server 80; done
         HAVE_CPS=1
         for i in $(seq 1 "$NRS"); do (wait_listen "fvs-rs$i" 80) || HAVE_CPS=0; done
     fi
@@ -291,7 +302,7 @@ cps_sample() {  # METRIC DSTS
     if [ "$CPS_SAMPLE" -gt "$NCLIENT_ADDRS" ]; then OBS+=("out of client addresses for $1"); return 1; fi
     local rt0 rt1 idle0 idle1 t0 t1
     rt0=$(tcp_retrans); idle0=$(cpu_idle); t0=$(now)
-    out=$(timeout $((SECS + 60)) ip netns exec fvs-cl "$CPS" client "$2" 80 "$SECS" "$CONC" "$src" "$WARM" "$BURSTS")
+    out=$(timeout $((SECS + 60)) ip netns exec fvs-cl "${PIN_CL[@]}" "$CPS" client "$2" 80 "$SECS" "$CONC" "$src" "$WARM" "$BURSTS")
     t1=$(now); idle1=$(cpu_idle); rt1=$(tcp_retrans)
     out="$out retrans=$((rt1 - rt0)) vm_idle=$(calc "int(100 * ($idle1 - $idle0) / ($t1 - $t0) / $(nproc))")%"
     local v=${out#cps=}; v=${v%% *}
@@ -591,7 +602,7 @@ A measurement, not a test: nothing here fails a build, and missed goals are simp
 - **Host**: ${FVS_BENCH_HOST:-not recorded (make bench records it)}
 - **fvs**: revision $rev; fvs.ko sha256 $(sha256sum "$FVS_KO" 2>/dev/null | cut -c1-16)…, default parameters (conn_tab_bits=12); ipvsadm-rs release build
 - **ip_vs**: the kernel's module (CONFIG_IP_VS_TAB_BITS=12; 7.x resizes its connection table), $(ipvsadm --version 2>/dev/null | head -n1)
-- **Config**: $ROUNDS rounds; in each, plain forwarding, ip_vs and fvs one after the other (odd rounds in that order, even rounds reversed), only one balancer module loaded at a time (ip_vs flushed with \`ipvsadm -C\` and all its modules removed before fvs.ko goes in; fvs.ko removed before ip_vs loads). Reported value: the median over the rounds. Packet and connection rates: ${SECS} s per sample in ${BURSTS} bursts (windows) after ${WARM} s of warm-up, the sample being the best burst (the host is shared with other VMs, and preemption only ever slows a burst down). pktgen frames of ${PKT} bytes (18-byte UDP payload), ${FLOWS} flows, ${NRS} real servers (rr); ${NCONNS} extra entries for \`lookup_scaling\`; ${CONC} TCP connections in flight; restore of ${NRESTORE} services x 4 real servers.
+- **Config**: $ROUNDS rounds; in each, plain forwarding, ip_vs and fvs one after the other (odd rounds in that order, even rounds reversed), only one balancer module loaded at a time (ip_vs flushed with \`ipvsadm -C\` and all its modules removed before fvs.ko goes in; fvs.ko removed before ip_vs loads). Reported value: the median over the rounds. The connection-rate client runs on CPU 0, the real servers' TCP servers on the other CPUs (fixed placement; see run.sh). Packet and connection rates: ${SECS} s per sample in ${BURSTS} bursts (windows) after ${WARM} s of warm-up, the sample being the best burst (the host is shared with other VMs, and preemption only ever slows a burst down). pktgen frames of ${PKT} bytes (18-byte UDP payload), ${FLOWS} flows, ${NRS} real servers (rr); ${NCONNS} extra entries for \`lookup_scaling\`; ${CONC} TCP connections in flight; restore of ${NRESTORE} services x 4 real servers.
 
 ## Results
 
