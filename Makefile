@@ -14,7 +14,7 @@ KDIR_FROM_CACHE := 1
 endif
 
 .PHONY: all setup kernel module cli test test-host test-vm demo bench profile clean fmt clippy \
-	kernel-debug module-debug test-debug
+	kernel-debug module-debug module-prof test-debug
 
 all: module cli
 
@@ -80,6 +80,20 @@ module-debug: kernel-debug
 	nice $(MAKE) -C $(debug_kdir) M=$(CURDIR)/$(DEBUG_MOD) $(debug_make_args) RUSTC=$(RUSTC_KERNEL) \
 		HOSTRUSTC=$(RUSTC_KERNEL) BINDGEN=$$(command -v bindgen) modules
 	@test -f $(DEBUG_MOD)/kmod/fvs.ko && echo "built $(DEBUG_MOD)/kmod/fvs.ko"
+
+# `make module-prof`: fvs.ko with section timers on the packet path (--cfg fvs_prof,
+# kmod/src/sys/prof.rs), built from a copy of the sources in target/kmod-prof like module-debug.
+# Load it instead of the release module (FVS_KO=target/kmod-prof/kmod/fvs.ko, e.g. with `make
+# profile`); unloading it prints each section's calls and average time ("fvs prof").
+PROF_MOD := target/kmod-prof
+module-prof: kernel
+	@mkdir -p $(PROF_MOD)
+	@find Kbuild kmod/Kbuild kmod/src kmod/core/src uapi/src -type f \( -name '*.rs' -o -name '*.c' \
+		-o -name '*.h' -o -name Kbuild -o -name bindgen_parameters \) ! -name bindings_generated.rs \
+		| cpio -pdmu --quiet $(PROF_MOD)
+	$(MAKE) -C $(kdir) M=$(CURDIR)/$(PROF_MOD) RUSTC=$(RUSTC_KERNEL) HOSTRUSTC=$(RUSTC_KERNEL) \
+		BINDGEN=$$(command -v bindgen) FVS_PROF=1 modules
+	@test -f $(PROF_MOD)/kmod/fvs.ko && echo "built $(PROF_MOD)/kmod/fvs.ko"
 
 # Runs in the guest: boot-time kmemleak suspects are forgotten, the suite runs, then kmemleak
 # scans; a leak whose allocation backtrace is in fvs ([fvs]), or in a module unloaded since

@@ -136,6 +136,7 @@ impl Drop for Fvs {
         netns::unregister();
         // Every namespace's connections are unlinked; wait for their RCU frees.
         conn::cache_exit();
+        crate::sys::prof::report();
         pr_info!("fvs unloaded\n");
     }
 }

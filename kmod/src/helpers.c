@@ -188,6 +188,12 @@ unsigned int fvs_hook_prologue(struct sk_buff *skb)
 	return FVS_HOOK_BH;
 }
 
+/* The clock of the section timers of an fvs_prof build (sys/prof.rs). */
+u64 fvs_now_ns(void)
+{
+	return ktime_get_ns();
+}
+
 /* skb_ensure_writable(skb, len), then skb->data; NULL if that failed. */
 unsigned char *fvs_skb_writable(struct sk_buff *skb, unsigned int len)
 {

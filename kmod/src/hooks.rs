@@ -19,6 +19,8 @@ use crate::sys::nf::{Family, Hook, HookPoint, HookSet, HookSpec, HookState, Skb,
 use crate::sys::net::NetRef;
 use crate::sys::rcu::RcuGuard;
 use crate::sys::small::SmallVec;
+#[allow(unused_imports)]
+use crate::sys::prof::Sec;
 use core::sync::atomic::Ordering::Relaxed;
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -307,7 +309,7 @@ fn in_decide<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGu
     let now = jiffies();
 
     // An entry made before the client's port was known (FTP passive data) gets it now.
-    let found = st.conns.lookup(g, &key).or_else(|| {
+    let found = crate::prof!(Sec::InLookup, st.conns.lookup(g, &key)).or_else(|| {
         st.conns.lookup_no_cport(g, &key).and_then(|c| st.conns.fill_cport(g, c, p.sport))
     });
     if let Some(c) = found {
@@ -343,8 +345,8 @@ fn in_decide<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGu
             uses_old_ct = old_ct();
         }
         if !resched {
-            set_state(st, g, c, Direction::Input, p, now, true);
-            count(st, c, len, false);
+            crate::prof!(Sec::InSetState, set_state(st, g, c, Direction::Input, p, now, true));
+            crate::prof!(Sec::InCount, count(st, c, len, false));
             crate::syncd::conn_in(st, g, c);
             return InDecision::Send(target_of(c, g));
         }
@@ -358,7 +360,7 @@ fn in_decide<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGu
         }
     }
 
-    new_conn(net, st, skb, p, g, now, false)
+    crate::prof!(Sec::NewConn, new_conn(net, st, skb, p, g, now, false))
 }
 
 /// No connection yet: is this a packet to a virtual service that may start one? Schedules it
@@ -369,6 +371,8 @@ fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGua
     let len = skb.len();
     let key = ConnKey { af: p.af as u8, protocol: p.protocol, caddr: p.saddr, cport: p.sport, vaddr: p.daddr, vport: p.dport };
     let mark = skb.mark();
+    #[cfg(fvs_prof)]
+    let t_svc = crate::sys::prof::now();
     let svc = (if mark != 0 {
         st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: [0; 16], port: 0, fwmark: mark })
     } else {
@@ -386,6 +390,8 @@ fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGua
     })
     // ... and any port of a port-zero service.
     .or_else(|| st.rules.find(g, &ServiceKey { af: p.af, protocol: p.protocol as u16, addr: p.daddr, port: 0, fwmark: 0 }));
+    #[cfg(fvs_prof)]
+    crate::sys::prof::add(Sec::NewSvc, t_svc);
     // sctp_conn_schedule(): an SCTP packet without a chunk header is dropped.
     if p.protocol == IPPROTO_SCTP && p.sctp_chunk.is_none() && !from_icmp {
         return InDecision::Drop;
@@ -461,7 +467,7 @@ fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGua
             None => return leave(),
         }
     } else {
-        match crate::sched::schedule(svc, dests, &pkt, &sched_env(st)) {
+        match crate::prof!(Sec::NewSched, crate::sched::schedule(svc, dests, &pkt, &sched_env(st))) {
             Some(d) => (d, None),
             None => return leave(),
         }
@@ -500,7 +506,7 @@ fn new_conn<'g>(net: NetRef, st: &'g NetState, skb: &Skb, p: &Pkt, g: &'g RcuGua
     };
     // Linked and bound to its dest; if another CPU linked the same flow first, that one wins
     // and this packet follows it.
-    let Ok((c, added)) = st.conns.insert(g, c) else { return InDecision::Unreachable };
+    let Ok((c, added)) = crate::prof!(Sec::NewInsert, st.conns.insert(g, c)) else { return InDecision::Unreachable };
     if added {
         for s in [&dest.stats, &svc.stats, &st.tot_stats] {
             s.conn();
@@ -1121,15 +1127,15 @@ fn ignore_tunneled(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
 
 /// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
 fn in4(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
-    let Some(st) = NetState::of(net) else { return Verdict::Accept };
+    let Some(st) = crate::prof!(Sec::InState, NetState::of(net)) else { return Verdict::Accept };
     // TCP/UDP/SCTP first (the common case, one look at the headers); then ICMP, AH/ESP.
-    let Some(p) = parse_pkt(skb, false) else {
+    let Some(p) = crate::prof!(Sec::InParse, parse_pkt(skb, false)) else {
         if is_icmp4(skb) {
             return in_icmp4(net, st, skb, true);
         }
         return in_ah_esp(net, st, skb, false);
     };
-    match in_decide(net, st, skb, &p, g) {
+    match crate::prof!(Sec::InDecide, in_decide(net, st, skb, &p, g)) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
             skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
@@ -1140,7 +1146,7 @@ fn in4(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
             if t.flags & F_APP != 0 && !ftp_in(st, skb, &p) {
                 return Verdict::Drop;
             }
-            xmit::xmit4(net, skb, p.ihl, &t)
+            crate::prof!(Sec::Xmit, xmit::xmit4(net, skb, p.ihl, &t))
         }
     }
 }
@@ -1148,13 +1154,16 @@ fn in4(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
 /// FORWARD (`ip_vs_out_hook`): replies from real servers to clients.
 fn out4(net: NetRef, skb: &mut Skb, local_in: bool, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    let Some(p) = parse_pkt(skb, false) else {
+    let Some(p) = crate::prof!(Sec::OutParse, parse_pkt(skb, false)) else {
         if is_icmp4(skb) {
             return out_icmp4(net, st, skb, local_in);
         }
         return out_ah_esp(net, st, skb, false, local_in);
     };
-    out_l4(net, st, skb, &p, local_in, g)
+    if local_in {
+        return out_l4(net, st, skb, &p, local_in, g);
+    }
+    crate::prof!(Sec::OutL4, out_l4(net, st, skb, &p, local_in, g))
 }
 
 /// `ip_vs_out_hook` for a TCP/UDP/SCTP packet of either family: a reply of a connection (or a
@@ -1164,7 +1173,7 @@ fn out_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, local_in: bool, g:
     let len = skb.len();
     let now = jiffies();
     let t = {
-        let found = st.conns.lookup_out(g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport);
+        let found = crate::prof!(Sec::OutLookup, st.conns.lookup_out(g, p.af, p.protocol, &p.saddr, p.sport, &p.daddr, p.dport));
         match found {
             Some(c) => {
                 count(st, c, len, true);
@@ -1181,8 +1190,8 @@ fn out_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, local_in: bool, g:
     if t.flags & F_APP != 0 && t.method() == MASQ && !ftp_out(st, skb, p) {
         return Verdict::Drop;
     }
-    let v = if v6 { xmit::snat6(skb, p.ihl, &t) } else { xmit::snat4(skb, p.ihl, &t) };
-    snat_reroute(net, st, skb, &t, v, local_in, v6)
+    let v = crate::prof!(Sec::OutSnat, if v6 { xmit::snat6(skb, p.ihl, &t) } else { xmit::snat4(skb, p.ihl, &t) });
+    crate::prof!(Sec::OutReroute, snat_reroute(net, st, skb, &t, v, local_in, v6))
 }
 
 /// What to do with an ICMPv6 packet (`ip_vs_in_icmp_v6` / `ip_vs_out_icmp_v6`).

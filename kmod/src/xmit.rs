@@ -12,6 +12,8 @@ use crate::sys::dst::{CachedDst, DstSlot};
 use crate::sys::skb::{Route, Route6};
 use crate::rules::InetAddr;
 use crate::uapi::conn_flags;
+#[allow(unused_imports)]
+use crate::sys::prof::Sec;
 
 pub(crate) const IPPROTO_TCP: u8 = 6;
 pub(crate) const IPPROTO_UDP: u8 = 17;
@@ -423,7 +425,7 @@ pub(crate) fn ttl_mtu4(skb: &mut Skb, mtu: u32, tunnel: bool) -> bool {
 
 /// `ip_vs_nat_xmit()`: rewrite the destination to the real server and send it there.
 pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Verdict {
-    let (out, rt) = get_out_rt(net, skb, t.daddr4(), false, 0, t.route);
+    let (out, rt) = crate::prof!(Sec::XmitRoute, get_out_rt(net, skb, t.daddr4(), false, 0, t.route));
     let local = match out {
         Out::Gone => return Verdict::Stolen,
         Out::Local => {
@@ -436,13 +438,13 @@ pub(crate) fn nat4(net: NetRef, skb: &mut Skb, ihl: usize, t: &Target<'_>) -> Ve
         }
         Out::Remote => {
             let Some(rt) = rt else { return tx_error(skb) };
-            if rt.attach_cow(skb).is_err() {
+            if crate::prof!(Sec::XmitCow, rt.attach_cow(skb)).is_err() {
                 return tx_error(skb);
             }
             false
         }
     };
-    if !mangle(skb, false, ihl, t.protocol, true, t) {
+    if !crate::prof!(Sec::XmitMangle, mangle(skb, false, ihl, t.protocol, true, t)) {
         return tx_error(skb);
     }
     nat_ct(skb, t, true);

@@ -9,6 +9,9 @@
 #   FVS_PROFILE_MODES="nat dr"       nat: VIP:9 masquerading; dr: VIP:19 direct routing;
 #                                    cps: new TCP connections to VIP:80 (NAT), the tcp_cps_nat load
 #   FVS_PROFILE_SECS=8               seconds sampled per backend and mode
+# With FVS_KO=target/kmod-prof/kmod/fvs.ko (`make module-prof`) the fvs module's own section
+# timers are printed too (target/bench/hookprof-<modes>.txt): perf's samples under TCG mostly
+# land in the idle loop, the timers measure the packet path directly.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . qemu-tests/lib.sh
@@ -87,4 +90,11 @@ for b in ${FVS_PROFILE_BACKENDS:-ipvs fvs}; do
         head -n 40 "$out.txt"
     done
     (dp_backend_down)
+    # A module from `make module-prof` prints its section timers when it is unloaded.
+    if [ "$b" = fvs ] && dmesg | grep -q 'fvs prof'; then
+        hp=$OUTD/hookprof-$(tr ' ' '-' <<<"${FVS_PROFILE_MODES:-nat dr}").txt
+        dmesg | grep -o 'fvs prof.*' > "$hp"
+        echo "--- fvs section timers (all modes together, ns under TCG; $hp):"
+        cat "$hp"
+    fi
 done

@@ -114,6 +114,7 @@ unsigned char *fvs_skb_linear(struct sk_buff *skb, unsigned int len);
 unsigned char *fvs_skb_writable(struct sk_buff *skb, unsigned int len);
 unsigned char *fvs_skb_writable_csum(struct sk_buff *skb, unsigned int len, bool *partial);
 unsigned int fvs_hook_prologue(struct sk_buff *skb);
+u64 fvs_now_ns(void);
 const unsigned int FVS_HOOK_SKIP = 1;
 const unsigned int FVS_HOOK_BH = 2;
 void fvs_skb_drop_early_demux_sk(struct sk_buff *skb);

@@ -35,6 +35,7 @@ pub(crate) mod layout;
 pub(crate) mod mem;
 pub(crate) mod net;
 pub(crate) mod percpu;
+pub(crate) mod prof;
 pub(crate) mod nf;
 pub(crate) mod proc;
 pub(crate) mod rcu;

@@ -146,7 +146,20 @@ unsafe extern "C" fn hook_trampoline<H: Hook>(
     // inside an RCU read-side section (`nf_hook`, nfnetlink_queue's reinjection under
     // NFNL_CB_RCU, the bridge's hooks) that outlives it too.
     let state = HookState(unsafe { state.as_ref() }, unsafe { super::rcu::RcuGuard::enclosing() });
+    #[cfg(not(fvs_prof))]
     let v = H::hook(&mut skb, &state);
+    // `make module-prof`: the call timed by hook point, and the cost of one measurement.
+    #[cfg(fvs_prof)]
+    let v = {
+        use super::prof::Sec;
+        let sec = match u32::from(state.0.hook) {
+            b::nf_inet_hooks_NF_INET_LOCAL_IN => Sec::HookLocalIn,
+            b::nf_inet_hooks_NF_INET_FORWARD => Sec::HookForward,
+            _ => Sec::HookLocalOut,
+        };
+        crate::prof!(Sec::Timer, ());
+        crate::prof!(sec, H::hook(&mut skb, &state))
+    };
     if pro & b::FVS_HOOK_BH != 0 {
         // SAFETY: paired with the prologue's local_bh_disable on this CPU.
         unsafe { b::fvs_local_bh_enable() };

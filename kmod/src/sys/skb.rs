@@ -308,7 +308,7 @@ impl Skb {
         if let Some(p) = self.ptr() {
             self.1 = true;
             // SAFETY: the skb carries an output route (`set_route`); the stack takes ownership.
-            unsafe { b::fvs_nf_local_out4(net.as_ptr(), p) };
+            crate::prof!(super::prof::Sec::XmitLocalOut, unsafe { b::fvs_nf_local_out4(net.as_ptr(), p) });
         }
     }
 
