@@ -681,9 +681,14 @@ fn get_cmd(req: &Request<'_>, st: &NetState) -> Result {
         }
         _ => {
             let sreq = parse_service(req.attr(cmd_attr::SERVICE), false)?;
-            let g = RcuGuard::new();
-            let svc = st.rules.find(&g, &sreq.key).ok_or(ESRCH)?;
-            req.reply(cmd::NEW_SERVICE, |m| fill_service(m, svc))
+            // The service is held, not borrowed under RCU: the reply is allocated with
+            // GFP_KERNEL, which may sleep (found by the debug kernel: "sleeping function called
+            // from invalid context" under rcu_read_lock).
+            let svc = {
+                let g = RcuGuard::new();
+                st.rules.find(&g, &sreq.key).ok_or(ESRCH)?.clone()
+            };
+            req.reply(cmd::NEW_SERVICE, |m| fill_service(m, &svc))
         }
     }
 }

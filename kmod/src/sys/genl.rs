@@ -227,7 +227,9 @@ impl<'a> Request<'a> {
         NonNull::new(p).map(|p| Attr(unsafe { &*p.as_ptr() }))
     }
 
-    /// Sends a reply with command `cmd` whose attributes `fill` writes.
+    /// Sends a reply with command `cmd` whose attributes `fill` writes. Allocates with
+    /// GFP_KERNEL, so it may sleep: never call it inside an RCU read-side section (hold what
+    /// `fill` needs by reference count instead).
     pub(crate) fn reply(&self, cmd: u8, fill: impl FnOnce(&mut Msg) -> Result) -> Result {
         // SAFETY: allocation of a fresh netlink message.
         let skb = unsafe { b::fvs_genlmsg_new(b::FVS_NLMSG_DEFAULT_SIZE, b::FVS_GFP_KERNEL) };
