@@ -63,7 +63,8 @@ for s in socks:
 sctp_client() { ip netns exec fvs-cl timeout 120 python3 -c "$SCTP_CLIENT" "$@"; }
 
 # Three associations held open: each on its own real server, all ESTABLISHED and active.
-sctp_client "$VIP" 5000 3 30000 4 >/tmp/sctp-held.out &
+# Held 4 s (times FVS_TIME_SCALE: on the debug kernel the listings below take longer than that).
+sctp_client "$VIP" 5000 3 30000 $((4 * FVS_TIME_SCALE)) >/tmp/sctp-held.out &
 held=$!
 for _ in $(seq 1 100); do [ "$(wc -l </tmp/sctp-held.out)" = 3 ] && break; sleep 0.2; done
 out=$(cat /tmp/sctp-held.out)
