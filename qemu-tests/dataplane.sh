@@ -98,13 +98,28 @@ dp_tcp_servers() {
 }
 
 # dp_udp_servers N [PORT]: on fvs-rsI a UDP server answering each datagram with one datagram
-# "rsI PEER-ADDRESS REQUEST-LINE".
+# "rsI PEER-ADDRESS REQUEST-LINE", sent from the wildcard-bound socket (the source address is
+# routing's choice, as socat's UDP4-RECVFROM answers). One python process per server: socat
+# forks a child and a shell per datagram, too slow for the tests' time limits on the debug
+# kernel.
+DP_UDP_SERVER_PY='
+import socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", port))
+while True:
+    data, peer = s.recvfrom(65535)
+    line = data.split(b"\n", 1)[0].decode("latin-1").strip(" \t")
+    try:
+        s.sendto(("%s %s %s\n" % (name, peer[0], line)).encode("latin-1"), peer)
+    except OSError:
+        pass
+'
 dp_udp_servers() {
     local n=$1 port=${2:-53} i
     for i in $(seq 1 "$n"); do
-        # shellcheck disable=SC2016
-        dp_bg "fvs-rs$i" socat "UDP4-RECVFROM:$port,fork,reuseaddr" \
-            "SYSTEM:read l; echo rs$i \$SOCAT_PEERADDR \$l" 2>>/tmp/dp-servers.log
+        dp_bg "fvs-rs$i" python3 -c "$DP_UDP_SERVER_PY" "rs$i" "$port" 2>>/tmp/dp-servers.log
     done
     for i in $(seq 1 "$n"); do wait_listen "fvs-rs$i" "$port" udp; done
 }
