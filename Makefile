@@ -13,8 +13,8 @@ ifeq ($(origin KDIR), undefined)
 KDIR_FROM_CACHE := 1
 endif
 
-.PHONY: all setup kernel module cli test test-host test-vm demo bench profile clean fmt clippy \
-	kernel-debug module-debug module-prof test-debug
+.PHONY: all setup kernel module cli test test-host test-vm demo bench profile insnprof clean fmt \
+	clippy kernel-debug module-debug module-prof test-debug
 
 all: module cli
 
@@ -156,6 +156,21 @@ bench: all
 # (perf's software clock in the guest): target/bench/profile-<backend>-<nat|dr>.txt.
 profile: all
 	@bash qemu-tests/vm-run bash qemu-tests/bench/profile.sh
+
+# Guest instructions per packet and per connection, by function, ip_vs and fvs side by side:
+# QEMU's plugin API counts every block the guest executes (qemu-tests/bench/tbcount.c) around
+# each sample of the benchmark's UDP and TCP rates. Exact where timing under TCG is noise, and
+# what "per-packet work" comparisons use: target/bench/insnprof.txt. FVS_BENCH_KO_B=FILE adds a
+# second fvs.ko build as "fvsb" (an optimisation against its baseline).
+INSN := $(CURDIR)/target/bench
+insnprof: all
+	@mkdir -p $(INSN); rm -rf $(INSN)/insn; : > $(INSN)/insn.ctl
+	gcc -O2 -Wall -shared -fPIC -fvisibility=hidden -o $(INSN)/tbcount.so qemu-tests/bench/tbcount.c -lpthread
+	@FVS_VM_QEMU_OPTS="-plugin $(INSN)/tbcount.so,ctl=$(INSN)/insn.ctl" FVS_BENCH_INSN_CTL=$(INSN)/insn.ctl \
+		FVS_BENCH_ROUNDS=$${FVS_BENCH_ROUNDS:-1} FVS_BENCH_SECS=$${FVS_BENCH_SECS:-3} FVS_BENCH_BURSTS=3 \
+		FVS_BENCH_ONLY="$${FVS_BENCH_ONLY:-udp_pps|tcp_cps}" FVS_BENCH_OUT=$(INSN)/insnprof-bench.md \
+		bash qemu-tests/vm-run bash qemu-tests/bench/run.sh
+	python3 qemu-tests/bench/insn-report.py $(INSN)/insn | tee $(INSN)/insnprof.txt
 
 fmt:
 	cargo fmt --all

@@ -21,6 +21,11 @@
 #   FVS_BENCH_RESTORE=10000 services (x4 real servers) in the restore benchmark
 #   FVS_BENCH_ONLY=REGEX    run only the metrics whose name matches (development)
 #   FVS_BENCH_OUT=FILE      report path (default docs/benchmarks.md)
+#   FVS_BENCH_INSN_CTL=FILE the control file of the tbcount QEMU plugin (`make insnprof`): each
+#                           packet- and connection-rate sample is bracketed by "reset" and "dump",
+#                           the counts going to target/bench/insn/METRIC-BACKEND-N.tb (+ .syms, .n)
+#   FVS_BENCH_KO_B=FILE     a second fvs.ko, measured as backend "fvsb" in every round (A/B of
+#                           two builds in one boot; adds "RESULT-B <metric> fvsb= fvs= ratio=")
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . qemu-tests/lib.sh
@@ -83,6 +88,11 @@ OBS=()              # observations for the report
 # change them half-way.
 FVS_KO_SRC=$FVS_KO
 cp "$FVS_KO" /tmp/bench/fvs.ko 2>/dev/null && FVS_KO=/tmp/bench/fvs.ko
+FVS_KO_A=$FVS_KO FVS_KO_B=
+if [ -n "${FVS_BENCH_KO_B:-}" ]; then
+    cp "$FVS_BENCH_KO_B" /tmp/bench/fvs-b.ko && FVS_KO_B=/tmp/bench/fvs-b.ko
+fi
+BACKEND=plain
 cp "$IPVSADM_RS" /tmp/bench/ipvsadm-rs 2>/dev/null && IPVSADM_RS=/tmp/bench/ipvsadm-rs
 CPS=/tmp/bench/fvs-cps
 cp "${FVS_CPS:-target/release/fvs-cps}" "$CPS" 2>/dev/null || CPS=
@@ -114,13 +124,14 @@ dmesg_check() {
 # modules by modprobe, flushed in every namespace before they unload; fvs.ko by insmod/rmmod),
 # in a subshell so that their fail/skip end only this step.
 backend_up() {
-    FVS_BACKEND=$1
+    BACKEND=$1 FVS_BACKEND=$1 FVS_KO=$FVS_KO_A
+    if [ "$1" = fvsb ]; then FVS_BACKEND=fvs FVS_KO=$FVS_KO_B; fi
     if [ "$1" = plain ]; then return 0; fi
     (dp_backend_up) || { OBS+=("$1: loading failed"); return 1; }
 }
 backend_down() {
     [ "$FVS_BACKEND" = plain ] && return 0
-    (dp_backend_down) || { OBS+=("$FVS_BACKEND: unloading failed"); return 1; }
+    (dp_backend_down) || { OBS+=("$BACKEND: unloading failed"); return 1; }
 }
 # Neither balancer may stay loaded into the other's turn.
 assert_unloaded() {
@@ -201,6 +212,28 @@ rs_each() {
     echo "${out% }"
 }
 
+# insn_ctl CMD: hands CMD to the tbcount plugin and waits until it has been done.
+INSN_CTL=${FVS_BENCH_INSN_CTL:-}
+INSN_SEQ=0
+insn_ctl() {
+    local i
+    echo "$1" > "$INSN_CTL"
+    for i in $(seq 1 500); do [ -s "$INSN_CTL" ] || return 0; sleep 0.05; done
+    OBS+=("tbcount plugin did not answer \"$1\""); return 1
+}
+insn_begin() { [ -z "$INSN_CTL" ] || insn_ctl reset; }
+# insn_end METRIC UNITS: the counts since insn_begin, with the symbols and the number of units
+# (frames or connections) they are divided by.
+insn_end() {
+    [ -n "$INSN_CTL" ] || return 0
+    local f=$RAW/insn/$1-$BACKEND-$INSN_SEQ
+    INSN_SEQ=$((INSN_SEQ + 1))
+    mkdir -p "$RAW/insn"
+    insn_ctl "dump $PWD/$f.tb"
+    cat /proc/kallsyms > "$f.syms"
+    echo "$2" > "$f.n"
+}
+
 # pps_sample METRIC DST_MIN DST_MAX DPORT COUNTER: FLOWS flows from the client at full pktgen rate
 # (pktgen.sh rate: warm-up, then BURSTS bursts of about SECS/BURSTS s). A burst's rate is pktgen's
 # frames over its own time for them; the sample is the best burst (the host is shared, and being
@@ -214,8 +247,9 @@ pps_sample() {
     read -r rv0 x0 < <(rs_counts)
     local each0 each1 spread="" k
     read -ra each0 < <(rs_each)
+    insn_begin
     out=$(pktgen "$2" "$3" "$4" 10.0.1.2 10000 "$FLOWS" rate "$WARM" "$SECS" "$BURSTS") ||
-        { OBS+=("$metric $FVS_BACKEND: pktgen failed: $out"); return 1; }
+        { OBS+=("$metric $BACKEND: pktgen failed: $out"); return 1; }
     sleep 0.2
     read -r rv1 x1 < <(rs_counts)
     read -ra each1 < <(rs_each)
@@ -229,14 +263,15 @@ pps_sample() {
         [ "$pps" -gt "$best" ] && best=$pps
     done <<<"$out"
     dlv=$((c1 - c0)); mis=$((o1 - o0))
-    [ "$frames" -gt 0 ] || { OBS+=("$metric $FVS_BACKEND: pktgen sent nothing"); return 1; }
+    [ "$frames" -gt 0 ] || { OBS+=("$metric $BACKEND: pktgen sent nothing"); return 1; }
+    insn_end "$metric" "$frames"
     best=$(calc "int($best * ($dlv > $frames ? 1 : $dlv / $frames))")
     loss=$(calc "100 * (1 - $dlv / $frames)")
-    sample "$metric" "$FVS_BACKEND" "$best" "bursts=$rates frames=$frames delivered=$dlv loss=$(printf '%.2f' "$loss")% measured_secs=$(calc "$usec / 1000000") misdirected=$mis per_rs=$spread"
+    sample "$metric" "$BACKEND" "$best" "bursts=$rates frames=$frames delivered=$dlv loss=$(printf '%.2f' "$loss")% measured_secs=$(calc "$usec / 1000000") misdirected=$mis per_rs=$spread"
     # rr over the 64 flows spreads them 21/21/22: a real server left out is a finding.
-    [ "$FVS_BACKEND" != plain ] && [[ "/$spread/" == */0/* ]] && OBS+=("$metric $FVS_BACKEND: a real server got none of the flows (packets per real server: $spread)")
-    [ "$mis" -gt 0 ] && OBS+=("$metric $FVS_BACKEND: $mis packets reached a real server at the wrong address ($other)")
-    awk -v l="$loss" 'BEGIN {exit !(l > 1)}' && OBS+=("$metric $FVS_BACKEND: $(printf '%.1f' "$loss")% of the packets pktgen sent did not reach a real server")
+    [ "$BACKEND" != plain ] && [[ "/$spread/" == */0/* ]] && OBS+=("$metric $BACKEND: a real server got none of the flows (packets per real server: $spread)")
+    [ "$mis" -gt 0 ] && OBS+=("$metric $BACKEND: $mis packets reached a real server at the wrong address ($other)")
+    awk -v l="$loss" 'BEGIN {exit !(l > 1)}' && OBS+=("$metric $BACKEND: $(printf '%.1f' "$loss")% of the packets pktgen sent did not reach a real server")
     LAST_PPS=$best
     [ "$metric" = udp_pps_nat ] && NAT_PPS=$best
     return 0
@@ -250,15 +285,15 @@ populate() {
     while [ "$left" -gt 0 ]; do
         n=$((left > 50000 ? 50000 : left))
         out=$(pktgen "$VIP" "$VIP" "$UDP_NAT" "10.0.1.$((3 + k))" 10000 "$n" count "$n") ||
-            { OBS+=("populate $FVS_BACKEND: pktgen failed: $out"); return 1; }
+            { OBS+=("populate $BACKEND: pktgen failed: $out"); return 1; }
         read -r kind u sent <<<"$out"
         busy=$((busy + u))
         left=$((left - n)); k=$((k + 1))
     done
     sleep 0.2
     read -r c1 _ < <(rs_counts)
-    sample new_flows "$FVS_BACKEND" "$(calc "int(($c1 - $c0) * 1000000 / $busy)")" "delivered=$((c1 - c0))/$1 secs=$(calc "$busy / 1000000")"
-    [ $((c1 - c0)) -lt "$1" ] && OBS+=("populate $FVS_BACKEND: $((c1 - c0)) of $1 new flows reached a real server")
+    sample new_flows "$BACKEND" "$(calc "int(($c1 - $c0) * 1000000 / $busy)")" "delivered=$((c1 - c0))/$1 secs=$(calc "$busy / 1000000")"
+    [ $((c1 - c0)) -lt "$1" ] && OBS+=("populate $BACKEND: $((c1 - c0)) of $1 new flows reached a real server")
     return 0
 }
 
@@ -302,14 +337,17 @@ cps_sample() {  # METRIC DSTS
     if [ "$CPS_SAMPLE" -gt "$NCLIENT_ADDRS" ]; then OBS+=("out of client addresses for $1"); return 1; fi
     local rt0 rt1 idle0 idle1 t0 t1
     rt0=$(tcp_retrans); idle0=$(cpu_idle); t0=$(now)
+    insn_begin
     out=$(timeout $((SECS + 60)) ip netns exec fvs-cl "${PIN_CL[@]}" "$CPS" client "$2" 80 "$SECS" "$CONC" "$src" "$WARM" "$BURSTS")
     t1=$(now); idle1=$(cpu_idle); rt1=$(tcp_retrans)
     out="$out retrans=$((rt1 - rt0)) vm_idle=$(calc "int(100 * ($idle1 - $idle0) / ($t1 - $t0) / $(nproc))")%"
     local v=${out#cps=}; v=${v%% *}
-    if [ -z "$out" ] || [ -z "$v" ]; then OBS+=("$1 $FVS_BACKEND: the client reported nothing"); return 1; fi
-    sample "$1" "$FVS_BACKEND" "$v" "$out"
+    if [ -z "$out" ] || [ -z "$v" ]; then OBS+=("$1 $BACKEND: the client reported nothing"); return 1; fi
+    sample "$1" "$BACKEND" "$v" "$out"
+    local started=${out#*started=}; started=${started%% *}
+    insn_end "$1" "$started"
     local errs=${out#*errors=}; errs=${errs%% *}
-    [ "${errs:-0}" -gt 0 ] && OBS+=("$1 $FVS_BACKEND: $errs connections failed ($out)")
+    [ "${errs:-0}" -gt 0 ] && OBS+=("$1 $BACKEND: $errs connections failed ($out)")
     return 0
 }
 
@@ -393,12 +431,12 @@ restore_one() {
         OBS+=("restore $label: exit $rc, $counts services/real servers instead of $NRESTORE $((4 * NRESTORE))")
         log "restore $label failed: exit $rc, counts $counts"
     else
-        sample "$label" "$FVS_BACKEND" "$(calc "$t1 - $t0")" "s for $NRESTORE services x 4"
+        sample "$label" "$BACKEND" "$(calc "$t1 - $t0")" "s for $NRESTORE services x 4"
     fi
     t0=$(now)
     timeout 300 ip netns exec fvs-rst "${cmd[@]}" -C
     t1=$(now)
-    sample "flush_$label" "$FVS_BACKEND" "$(calc "$t1 - $t0")" "s, -C after restore"
+    sample "flush_$label" "$BACKEND" "$(calc "$t1 - $t0")" "s, -C after restore"
 }
 # restore_round VARIANT ROUND: VARIANT ipvs:ipvsadm, ipvs:ipvsadm-rs or fvs:ipvsadm-rs, each on a
 # freshly loaded module. (ip_vs keeps deleted real servers in a trash list for 2 minutes and
@@ -433,6 +471,7 @@ BOOT_BAD=$(dmesg | grep -E "$dmesg_bad_re" | head -n 3)
 backends=()
 [ "$have_ipvs" = 1 ] && backends+=(ipvs)
 [ "$have_fvs" = 1 ] && backends+=(fvs)
+[ "$have_fvs" = 1 ] && [ -n "$FVS_KO_B" ] && backends+=(fvsb)
 
 setup_topology
 [ "$HAVE_PKTGEN" = 1 ] || OBS+=("no pktgen module (CONFIG_NET_PKTGEN)")
@@ -540,6 +579,13 @@ result conn_bytes cost "bytes per entry (slab objsize)" conn_bytes:fvs conn_byte
 result lookup_scaling cost "pps with few entries / pps with many" lookup_scaling:fvs lookup_scaling:ipvs
 result restore_10k cost "s (ipvsadm-rs on fvs vs ipvsadm on ip_vs)" restore:fvs restore:ipvs
 result restore_10k_cli cost "s (ipvsadm-rs vs ipvsadm, both on ip_vs)" restore_rs:ipvs restore:ipvs
+if [ -n "$FVS_KO_B" ]; then
+    for m in udp_pps_nat udp_pps_dr tcp_cps_nat; do
+        # shellcheck disable=SC2086
+        b=$(median ${S[$m:fvsb]:-}); a=$(median ${S[$m:fvs]:-})
+        [ -n "$a" ] && [ -n "$b" ] && echo "RESULT-B $m fvsb=$(fmt "$b") fvs=$(fmt "$a") ratio=$(printf '%.2f' "$(calc "$a > 0 ? $b / $a : 0")") samples fvsb: ${S[$m:fvsb]} fvs: ${S[$m:fvs]}"
+    done
+fi
 
 T_END=$(date +%s)
 dmesg_all_bad=$(dmesg | grep -E "$dmesg_bad_re" | head -n 20)
