@@ -374,7 +374,7 @@ impl ConnTable {
 
     fn bucket_of(&self, af: u16, protocol: u8, caddr: &InetAddr, cport: u16) -> usize {
         let a = addr_of(af, caddr);
-        let h = conn_hash::hashkey(&self.key, protocol, &a, cport, &a, 0);
+        let h = conn_hash::client_hashkey(&self.key, protocol, &a, cport);
         (h & self.mask) as usize
     }
 
@@ -534,7 +534,13 @@ impl ConnTable {
             true
         };
         let mut gone = 0;
+        let g = RcuGuard::new();
         for i in start..(start + n).min(self.t.buckets()) {
+            // Looked at without the lock first: most buckets have nothing due (entries live
+            // for many sweeps), and then neither the lock nor a write is needed.
+            if self.t.find(&g, i, |c| c.expires() <= now).is_none() {
+                continue;
+            }
             if let Some(mut b) = self.t.lock(i) {
                 gone += b.remove_if(&mut expired, |c| self.gone(c));
             }

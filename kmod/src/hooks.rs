@@ -132,8 +132,8 @@ struct NeedMore;
 /// `parse_pkt` from a window of the first `W` bytes: `Err(NeedMore)` when what is missing lies
 /// beyond it.
 fn parse_pkt_in<const W: usize>(skb: &Skb, v6: bool) -> Result<Option<Pkt>, NeedMore> {
-    let mut buf = [0u8; W];
-    let h = skb.headers(&mut buf);
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); W];
+    let h = skb.headers_uninit(&mut buf);
     let cut = h.len() == W && skb.len() as usize > W;
     let more = |r: Option<Pkt>| if r.is_none() && cut { Err(NeedMore) } else { Ok(r) };
     let ip = match parse::parse_ip(h, 0, v6) {
@@ -1125,29 +1125,78 @@ fn ignore_tunneled(st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
     Verdict::Accept
 }
 
-/// LOCAL_IN (`ip_vs_in_hook`): packets from clients to virtual services.
+/// `ip_vs_in_hook` (LOCAL_IN, LOCAL_OUT): packets from clients to virtual services.
 fn in4(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
     let Some(st) = crate::prof!(Sec::InState, NetState::of(net)) else { return Verdict::Accept };
     // TCP/UDP/SCTP first (the common case, one look at the headers); then ICMP, AH/ESP.
-    let Some(p) = crate::prof!(Sec::InParse, parse_pkt(skb, false)) else {
-        if is_icmp4(skb) {
-            return in_icmp4(net, st, skb, true);
-        }
-        return in_ah_esp(net, st, skb, false);
-    };
-    match crate::prof!(Sec::InDecide, in_decide(net, st, skb, &p, g)) {
+    match crate::prof!(Sec::InParse, parse_pkt(skb, false)) {
+        Some(p) => in_l4(net, st, skb, &p, g),
+        None => in_other(net, st, skb, false),
+    }
+}
+
+/// `ip_vs_in_hook` for a packet that is not TCP/UDP/SCTP: ICMP errors, AH/ESP.
+fn in_other(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool) -> Verdict {
+    match (v6, if v6 { is_icmp6(skb) } else { is_icmp4(skb) }) {
+        (false, true) => in_icmp4(net, st, skb, true),
+        (true, true) => in_icmp6(net, st, skb),
+        (v6, false) => in_ah_esp(net, st, skb, v6),
+    }
+}
+
+/// `ip_vs_in_hook` for a TCP/UDP/SCTP packet of either family.
+fn in_l4(net: NetRef, st: &NetState, skb: &mut Skb, p: &Pkt, g: &RcuGuard) -> Verdict {
+    let v6 = p.af == AF_INET6;
+    match crate::prof!(Sec::InDecide, in_decide(net, st, skb, p, g)) {
         InDecision::Pass => Verdict::Accept,
         InDecision::Unreachable => {
-            skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+            if v6 {
+                skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
+            } else {
+                skb.icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+            }
             Verdict::Drop
         }
         InDecision::Drop => Verdict::Drop,
         InDecision::Send(t) => {
-            if t.flags & F_APP != 0 && !ftp_in(st, skb, &p) {
+            if t.flags & F_APP != 0 && !ftp_in(st, skb, p) {
                 return Verdict::Drop;
             }
-            crate::prof!(Sec::Xmit, xmit::xmit4(net, skb, p.ihl, &t))
+            if v6 {
+                xmit::xmit6(net, skb, p.ihl, &t)
+            } else {
+                crate::prof!(Sec::Xmit, xmit::xmit4(net, skb, p.ihl, &t))
+            }
         }
+    }
+}
+
+/// LOCAL_IN: ip_vs's two hooks there, `ip_vs_out_hook` (replies to local clients) and then
+/// `ip_vs_in_hook` (requests to virtual services), in one call that parses the packet once.
+/// A packet the reply side took (`ipvs_property`) passes the request side by, as it would
+/// pass the second hook.
+fn local_in(net: NetRef, skb: &mut Skb, v6: bool, g: &RcuGuard) -> Verdict {
+    let Some(st) = crate::prof!(Sec::InState, NetState::of(net)) else { return Verdict::Accept };
+    let p = crate::prof!(Sec::InParse, parse_pkt(skb, v6));
+    let v = match &p {
+        Some(p) => out_l4(net, st, skb, p, true, g),
+        None => out_other(net, st, skb, v6, true),
+    };
+    if v != Verdict::Accept || skb.ipvs_property() {
+        return v;
+    }
+    match &p {
+        Some(p) => in_l4(net, st, skb, p, g),
+        None => in_other(net, st, skb, v6),
+    }
+}
+
+/// `ip_vs_out_hook` for a packet that is not TCP/UDP/SCTP: ICMP errors, AH/ESP.
+fn out_other(net: NetRef, st: &NetState, skb: &mut Skb, v6: bool, local_in: bool) -> Verdict {
+    match (v6, if v6 { is_icmp6(skb) } else { is_icmp4(skb) }) {
+        (false, true) => out_icmp4(net, st, skb, local_in),
+        (true, true) => out_icmp6(net, st, skb, local_in),
+        (v6, false) => out_ah_esp(net, st, skb, v6, local_in),
     }
 }
 
@@ -1155,10 +1204,7 @@ fn in4(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
 fn out4(net: NetRef, skb: &mut Skb, local_in: bool, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
     let Some(p) = crate::prof!(Sec::OutParse, parse_pkt(skb, false)) else {
-        if is_icmp4(skb) {
-            return out_icmp4(net, st, skb, local_in);
-        }
-        return out_ah_esp(net, st, skb, false, local_in);
+        return out_other(net, st, skb, false, local_in);
     };
     if local_in {
         return out_l4(net, st, skb, &p, local_in, g);
@@ -1307,38 +1353,19 @@ fn out_icmp6(net: NetRef, st: &NetState, skb: &mut Skb, local_in: bool) -> Verdi
 /// IPv6 requests and ICMPv6 errors from the client side.
 fn in6(net: NetRef, skb: &mut Skb, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    let Some(p) = parse_pkt(skb, true) else {
-        if is_icmp6(skb) {
-            return in_icmp6(net, st, skb);
-        }
-        return in_ah_esp(net, st, skb, true);
-    };
-    match in_decide(net, st, skb, &p, g) {
-        InDecision::Pass => Verdict::Accept,
-        InDecision::Unreachable => {
-            skb.icmpv6_send(1, 4, 0); // destination unreachable, port unreachable
-            Verdict::Drop
-        }
-        InDecision::Drop => Verdict::Drop,
-        InDecision::Send(t) => {
-            if t.flags & F_APP != 0 && !ftp_in(st, skb, &p) {
-                return Verdict::Drop;
-            }
-            xmit::xmit6(net, skb, p.ihl, &t)
-        }
+    match parse_pkt(skb, true) {
+        Some(p) => in_l4(net, st, skb, &p, g),
+        None => in_other(net, st, skb, true),
     }
 }
 
 /// IPv6 replies of real servers, and ICMPv6 errors from their side.
 fn out6(net: NetRef, skb: &mut Skb, local_in: bool, g: &RcuGuard) -> Verdict {
     let Some(st) = NetState::of(net) else { return Verdict::Accept };
-    let Some(p) = parse_pkt(skb, true) else {
-        if is_icmp6(skb) {
-            return out_icmp6(net, st, skb, local_in);
-        }
-        return out_ah_esp(net, st, skb, true, local_in);
-    };
-    out_l4(net, st, skb, &p, local_in, g)
+    match parse_pkt(skb, true) {
+        Some(p) => out_l4(net, st, skb, &p, local_in, g),
+        None => out_other(net, st, skb, true, local_in),
+    }
 }
 
 /// Runs a hook for its namespace with bottom halves off: at LOCAL_OUT a local process sends
@@ -1364,7 +1391,22 @@ fn snat_reroute(net: NetRef, st: &NetState, skb: &mut Skb, t: &Target<'_>, v: Ve
     v
 }
 
-/// `ip_vs_in_hook`: requests from clients (LOCAL_IN) and from local processes (LOCAL_OUT).
+/// LOCAL_IN: replies to local clients, then requests from clients (`local_in`).
+struct LocalInHook;
+impl Hook for LocalInHook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        with_net(state, |net| local_in(net, skb, false, state.rcu()))
+    }
+}
+
+struct LocalIn6Hook;
+impl Hook for LocalIn6Hook {
+    fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
+        with_net(state, |net| local_in(net, skb, true, state.rcu()))
+    }
+}
+
+/// `ip_vs_in_hook` at LOCAL_OUT: requests from local processes.
 struct InHook;
 impl Hook for InHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
@@ -1372,8 +1414,8 @@ impl Hook for InHook {
     }
 }
 
-/// `ip_vs_out_hook`: replies of real servers, routed through (FORWARD), to local clients
-/// (LOCAL_IN) or from local real servers (LOCAL_OUT).
+/// `ip_vs_out_hook` at FORWARD and LOCAL_OUT: replies of real servers routed through, or
+/// from local real servers.
 struct ReplyHook;
 impl Hook for ReplyHook {
     fn hook(skb: &mut Skb, state: &HookState<'_>) -> Verdict {
@@ -1430,24 +1472,22 @@ impl Hook for Reply6Hook {
     }
 }
 
-static HOOKS: HookSet<12> = HookSet::new();
+static HOOKS: HookSet<10> = HookSet::new();
 
-/// ip_vs's priorities: NF_IP_PRI_NAT_SRC - 2/-1 at LOCAL_IN, NF_IP_PRI_NAT_DST + 1/+2 at
-/// LOCAL_OUT, 99/100 at FORWARD.
+/// ip_vs's priorities: NF_IP_PRI_NAT_SRC - 2/-1 at LOCAL_IN (here one hook at -2 doing both),
+/// NF_IP_PRI_NAT_DST + 1/+2 at LOCAL_OUT, 99/100 at FORWARD.
 const NAT_SRC: i32 = 100;
 const NAT_DST: i32 = -100;
 
 pub(crate) fn init() {
     HOOKS.init(&[
-        HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::LocalIn, NAT_SRC - 2),
-        HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalIn, NAT_SRC - 1),
+        HookSpec::new::<LocalInHook>(Family::Ipv4, HookPoint::LocalIn, NAT_SRC - 2),
         HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::LocalOut, NAT_DST + 1),
         HookSpec::new::<InHook>(Family::Ipv4, HookPoint::LocalOut, NAT_DST + 2),
         HookSpec::new::<ForwardIcmpHook>(Family::Ipv4, HookPoint::Forward, 99),
         HookSpec::new::<ReplyHook>(Family::Ipv4, HookPoint::Forward, 100),
         // NF_IP6_PRI_NAT_SRC/DST have the same values as IPv4's.
-        HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 2),
-        HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 1),
+        HookSpec::new::<LocalIn6Hook>(Family::Ipv6, HookPoint::LocalIn, NAT_SRC - 2),
         HookSpec::new::<Reply6Hook>(Family::Ipv6, HookPoint::LocalOut, NAT_DST + 1),
         HookSpec::new::<In6Hook>(Family::Ipv6, HookPoint::LocalOut, NAT_DST + 2),
         HookSpec::new::<ForwardIcmp6Hook>(Family::Ipv6, HookPoint::Forward, 99),
@@ -1455,12 +1495,12 @@ pub(crate) fn init() {
     ]);
 }
 
-/// A family's share of `HOOKS`: IPv4's six, then IPv6's.
+/// A family's share of `HOOKS`: IPv4's five, then IPv6's.
 fn family_range(af: u16) -> (usize, usize) {
     if af == AF_INET6 {
-        (6, 6)
+        (5, 5)
     } else {
-        (0, 6)
+        (0, 5)
     }
 }
 

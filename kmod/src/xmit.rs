@@ -74,14 +74,17 @@ impl Target<'_> {
     }
 }
 
+#[inline(always)]
 fn get16(b: &[u8], off: usize) -> u16 {
     u16::from_be_bytes([b[off], b[off + 1]])
 }
 
+#[inline(always)]
 fn put16(b: &mut [u8], off: usize, v: u16) {
     b[off..off + 2].copy_from_slice(&v.to_be_bytes());
 }
 
+#[inline(always)]
 fn addr4(b: &[u8], off: usize) -> [u8; 4] {
     [b[off], b[off + 1], b[off + 2], b[off + 3]]
 }
@@ -202,10 +205,15 @@ fn mangle(skb: &mut Skb, v6: bool, l4off: usize, protocol: u8, dnat: bool, t: &T
             full = true;
         }
     }
-    // The address in the IP header (IPv6 has no header checksum).
-    h[aoff..aoff + alen].copy_from_slice(&newip[..alen]);
-    if !v6 {
-        ip_send_check(h, l4off);
+    // The address in the IP header; IPv4's header checksum follows it incrementally (the
+    // header verified on input, or was summed by `__ip_local_out` before LOCAL_OUT), which
+    // gives what `ip_send_check` would.
+    if v6 {
+        h[aoff..aoff + 16].copy_from_slice(&newip);
+    } else {
+        let (old4, new4) = (addr4(h, aoff), addr4(&newip, 0));
+        h[aoff..aoff + 4].copy_from_slice(&new4);
+        put16(h, 10, csum::csum_replace4(get16(h, 10), old4, new4));
     }
     if full {
         let k = skb.checksum(l4off as u32, l4len);

@@ -7,7 +7,7 @@
 //! Addresses are network-order bytes, ports host order; the kernel mixes the raw in-memory
 //! (big-endian) words, which `u32::from_ne_bytes` reproduces on any host.
 
-use super::hash::{jhash, jhash_3words, siphash_2u64, siphash_4u64, SipKey};
+use super::hash::{jhash, jhash_3words, siphash13_words, siphash_2u64, siphash_4u64, SipKey};
 
 /// Bit 31 of a stored hash key names the table (`IP_VS_RHT_TABLE_ID_MASK`).
 pub const TABLE_ID_MASK: u32 = 1 << 31;
@@ -63,6 +63,24 @@ pub fn hashkey(
             a |= u64::from(u32::from_ne_bytes(x)) << 32;
             let d = (u64::from(u32::from_ne_bytes(l)) << 32) | raw_port(lport);
             siphash_2u64(a, d, key) as u32
+        }
+    }
+}
+
+/// fvs's bucket hash: one table whose entries hash by the client end only (protocol, client
+/// address and port, which packets of both directions carry), keyed SipHash-1-3 (the kernel's
+/// `hsiphash` strength, for hash tables) over as few words as hold them: one for IPv4, three
+/// for IPv6. The key is random per table, so no order of entries is observable to match.
+pub fn client_hashkey(key: &SipKey, proto: u8, addr: &ConnAddr, port: u16) -> u32 {
+    let a = (u64::from(proto) << 16) | raw_port(port);
+    match addr {
+        ConnAddr::V4(x) => {
+            siphash13_words(&[a | u64::from(u32::from_ne_bytes(*x)) << 32], key) as u32
+        }
+        ConnAddr::V6(x) => {
+            let b = (u64::from(word(x, 0)) << 32) | u64::from(word(x, 1));
+            let c = (u64::from(word(x, 2)) << 32) | u64::from(word(x, 3));
+            siphash13_words(&[a, b, c], key) as u32
         }
     }
 }
@@ -155,6 +173,19 @@ mod tests {
             let h2 = hashkey(&SipKey([k0 ^ 1, k1]), 6, &ConnAddr::V6(c), p, &ConnAddr::V6(v), lp);
             let h3 = hashkey(&key, 17, &ConnAddr::V6(c), p, &ConnAddr::V6(v), lp);
             prop_assert!(h2 != h || h3 != h);
+        }
+
+        #[test]
+        fn client_hash_deterministic_and_keyed(k0 in any::<u64>(), k1 in any::<u64>(), c in any::<[u8; 16]>(), c4 in any::<[u8; 4]>(), p in any::<u16>()) {
+            let key = SipKey([k0, k1]);
+            for a in [ConnAddr::V6(c), ConnAddr::V4(c4)] {
+                let h = client_hashkey(&key, 6, &a, p);
+                prop_assert_eq!(h, client_hashkey(&key, 6, &a, p));
+                let h2 = client_hashkey(&SipKey([k0 ^ 1, k1]), 6, &a, p);
+                let h3 = client_hashkey(&key, 17, &a, p);
+                let h4 = client_hashkey(&key, 6, &a, p ^ 1);
+                prop_assert!(h2 != h || h3 != h || h4 != h);
+            }
         }
     }
 }

@@ -20,16 +20,32 @@ pub fn csum_add(a: Wsum, b: Wsum) -> Wsum {
 }
 
 /// `csum_partial(buf, len, sum)`: adds the big-endian 16-bit words of `data` (an odd last byte
-/// is the high half of a word) to `sum`.
+/// is the high half of a word) to `sum`. Four bytes (two words) per step.
 pub fn csum_partial(data: &[u8], sum: Wsum) -> Wsum {
     let mut acc: u64 = u64::from(sum);
-    let mut chunks = data.chunks_exact(2);
-    for w in &mut chunks {
+    let mut quads = data.chunks_exact(4);
+    for q in &mut quads {
+        acc += words32(u32::from_be_bytes([q[0], q[1], q[2], q[3]]));
+    }
+    let mut rest = quads.remainder().chunks_exact(2);
+    for w in &mut rest {
         acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
     }
-    if let [b] = chunks.remainder() {
+    if let [b] = rest.remainder() {
         acc += u64::from(*b) << 8;
     }
+    fold64(acc)
+}
+
+/// The sum of the two big-endian 16-bit words of a 32-bit value.
+#[inline(always)]
+fn words32(w: u32) -> u64 {
+    u64::from(w >> 16) + u64::from(w & 0xffff)
+}
+
+/// A 64-bit sum of words folded to a partial sum (end-around carries).
+#[inline(always)]
+fn fold64(mut acc: u64) -> Wsum {
     while acc >> 32 != 0 {
         acc = (acc & 0xffff_ffff) + (acc >> 32);
     }
@@ -86,30 +102,22 @@ pub fn l4_checksum(segment: &[u8], pseudo: Wsum) -> u16 {
 
 /// `ip_vs_check_diff2(old, new, oldsum)` (ports and lengths, host-order values).
 pub fn check_diff2(old: u16, new: u16, oldsum: Wsum) -> Wsum {
-    let mut d = [0u8; 4];
-    d[0..2].copy_from_slice(&(!old).to_be_bytes());
-    d[2..4].copy_from_slice(&new.to_be_bytes());
-    csum_partial(&d, oldsum)
+    fold64(u64::from(oldsum) + u64::from(!old) + u64::from(new))
 }
 
 /// `ip_vs_check_diff4(old, new, oldsum)` (IPv4 addresses, network-order bytes).
 pub fn check_diff4(old: [u8; 4], new: [u8; 4], oldsum: Wsum) -> Wsum {
-    let mut d = [0u8; 8];
-    for i in 0..4 {
-        d[i] = !old[i];
-        d[i + 4] = new[i];
-    }
-    csum_partial(&d, oldsum)
+    fold64(u64::from(oldsum) + words32(!u32::from_be_bytes(old)) + words32(u32::from_be_bytes(new)))
 }
 
 /// `ip_vs_check_diff16(old, new, oldsum)` (IPv6 addresses, network-order bytes).
 pub fn check_diff16(old: &[u8; 16], new: &[u8; 16], oldsum: Wsum) -> Wsum {
-    let mut d = [0u8; 32];
-    for i in 0..16 {
-        d[i] = !old[i];
-        d[i + 16] = new[i];
+    let mut acc = u64::from(oldsum);
+    for (o, n) in old.chunks_exact(4).zip(new.chunks_exact(4)) {
+        acc += words32(!u32::from_be_bytes([o[0], o[1], o[2], o[3]]));
+        acc += words32(u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
     }
-    csum_partial(&d, oldsum)
+    fold64(acc)
 }
 
 /// An address as the checksum helpers take it.
@@ -264,7 +272,39 @@ mod tests {
         a == b || (a == 0 || a == 0xffff) && (b == 0 || b == 0xffff)
     }
 
+    /// The plain definition: one big-endian 16-bit word at a time.
+    fn csum_partial_ref(data: &[u8], sum: Wsum) -> Wsum {
+        let mut acc = u64::from(sum);
+        for w in data.chunks(2) {
+            acc += u64::from(w[0]) << 8 | w.get(1).map_or(0, |&b| u64::from(b));
+        }
+        while acc >> 32 != 0 {
+            acc = (acc & 0xffff_ffff) + (acc >> 32);
+        }
+        acc as u32
+    }
+
+    /// `ip_vs_check_diff*`'s definition: `csum_partial` over the complemented old bytes and
+    /// the new ones.
+    fn diff_ref(old: &[u8], new: &[u8], sum: Wsum) -> Wsum {
+        let mut d: Vec<u8> = old.iter().map(|b| !b).collect();
+        d.extend_from_slice(new);
+        csum_partial_ref(&d, sum)
+    }
+
     proptest! {
+        #[test]
+        fn word_sums_equal_the_definition(
+            data in proptest::collection::vec(any::<u8>(), 0..80), sum in any::<u32>(),
+            o4 in any::<[u8; 4]>(), n4 in any::<[u8; 4]>(),
+            o16 in any::<[u8; 16]>(), n16 in any::<[u8; 16]>(), o2 in any::<u16>(), n2 in any::<u16>(),
+        ) {
+            prop_assert_eq!(csum_partial(&data, sum), csum_partial_ref(&data, sum));
+            prop_assert_eq!(check_diff4(o4, n4, sum), diff_ref(&o4, &n4, sum));
+            prop_assert_eq!(check_diff16(&o16, &n16, sum), diff_ref(&o16, &n16, sum));
+            prop_assert_eq!(check_diff2(o2, n2, sum), diff_ref(&o2.to_be_bytes(), &n2.to_be_bytes(), sum));
+        }
+
         #[test]
         fn fast_update_v4_equals_recompute(
             sa in any::<[u8; 4]>(), da in any::<[u8; 4]>(), nda in any::<[u8; 4]>(),

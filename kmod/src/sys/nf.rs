@@ -4,6 +4,7 @@ use super::bindings as b;
 use super::net::NetRef;
 use super::KStatic;
 use core::ffi::{c_uint, c_void};
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
@@ -78,6 +79,25 @@ impl Skb {
     /// a view into the skb when they are linear, else a copy into `buf`.
     pub(crate) fn headers<'a>(&'a self, buf: &'a mut [u8]) -> &'a [u8] {
         self.bytes_at(0, buf)
+    }
+
+    /// As `headers`, into a buffer that need not be initialised (only the bytes returned are
+    /// read: the packet's own, or those copied into `buf`).
+    pub(crate) fn headers_uninit<'a>(&'a self, buf: &'a mut [MaybeUninit<u8>]) -> &'a [u8] {
+        let Some(skb) = self.ptr() else { return &[] };
+        let n = (self.len() as usize).min(buf.len());
+        if n == 0 {
+            return &[];
+        }
+        // SAFETY: as in `bytes_at`; `skb_header_pointer` writes the `n` bytes it returns into
+        // `buf` when it copies, so the slice covers initialised memory only.
+        unsafe {
+            let p = b::fvs_skb_header_pointer(skb, 0, n as i32, buf.as_mut_ptr() as *mut _);
+            if p.is_null() {
+                return &[];
+            }
+            core::slice::from_raw_parts(p as *const u8, n)
+        }
     }
 
     /// As `headers`, from `off` bytes after the network header.

@@ -225,6 +225,12 @@ impl Skb {
         }
     }
 
+    /// The packet was handled by a load balancer already (`skb->ipvs_property`).
+    pub(crate) fn ipvs_property(&self) -> bool {
+        // SAFETY: valid skb; reads one bit.
+        self.ptr().is_some_and(|p| unsafe { b::fvs_skb_ipvs_property(p) })
+    }
+
     /// Marks the packet as seen by a load balancer (`skb->ipvs_property`), and with it
     /// whatever it carries once decapsulated on this host.
     pub(crate) fn set_ipvs_property(&mut self) {
