@@ -80,20 +80,25 @@ assert_eq "x.........x........." "$out" "one new flow in ten dropped"
 sysctl_set drop_packet 0
 
 # secure_tcp: SYN then ACK from the client, nothing from the server.
-raw_tcp() { # raw_tcp SPORT FLAGS
-    ip netns exec fvs-cl python3 - "$VIP" "$1" "$2" <<'PY'
+# raw_tcp FLAGS SPORT...: one segment from each source port, all from one process (a python
+# start per segment took long enough on a loaded host for the first SYN_RECV entries to expire
+# before the last was sent).
+raw_tcp() {
+    ip netns exec fvs-cl python3 - "$VIP" "$@" <<'PY'
 import socket, struct, sys
-vip, sport, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 0)
+vip, flags = sys.argv[1], int(sys.argv[2], 0)
 def csum(b):
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
     while s >> 16:
         s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
-seq = 1000 if flags == 0x02 else 1001
-h = struct.pack("!HHIIBBHHH", sport, 80, seq, 0 if flags == 0x02 else 5000, 5 << 4, flags, 65535, 0, 0)
-ph = socket.inet_aton("10.0.1.2") + socket.inet_aton(vip) + struct.pack("!BBH", 0, 6, len(h))
-h = h[:16] + struct.pack("!H", csum(ph + h)) + h[18:]
-socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP).sendto(h, (vip, 0))
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+for sport in map(int, sys.argv[3:]):
+    seq = 1000 if flags == 0x02 else 1001
+    h = struct.pack("!HHIIBBHHH", sport, 80, seq, 0 if flags == 0x02 else 5000, 5 << 4, flags, 65535, 0, 0)
+    ph = socket.inet_aton("10.0.1.2") + socket.inet_aton(vip) + struct.pack("!BBH", 0, 6, len(h))
+    h = h[:16] + struct.pack("!H", csum(ph + h)) + h[18:]
+    raw.sendto(h, (vip, 0))
 PY
 }
 # The client's own kernel would reset these half-open connections: not with this rule.
@@ -106,17 +111,17 @@ table inet norst {
 }
 NFT
 state_of() { dp_conns | awk -v p=":$1" '$1 == "TCP" && substr($4, length($4) - length(p) + 1) == p {print $3}'; }
-raw_tcp 41000 0x02; raw_tcp 41000 0x10; sleep 0.5
+raw_tcp 0x02 41000; raw_tcp 0x10 41000; sleep 0.5
 assert_eq ESTABLISHED "$(state_of 41000)" "SYN, ACK with secure_tcp 0"
 sysctl_set secure_tcp 3 || fail "set secure_tcp 3"
 sleep 2
-raw_tcp 41001 0x02; raw_tcp 41001 0x10; sleep 0.5
+raw_tcp 0x02 41001; raw_tcp 0x10 41001; sleep 0.5
 assert_eq SYN_RECV "$(state_of 41001)" "SYN, ACK with secure_tcp 3 (attack table)"
 sysctl_set secure_tcp 0
 sleep 2
 
 # drop_entry 3: 30 half-open entries; some go long before their 60 s timeout.
-for p in $(seq 42000 42029); do raw_tcp "$p" 0x02; done
+raw_tcp 0x02 $(seq 42000 42029)
 sleep 0.5
 n0=$(dp_conns | grep -c ' SYN_RECV ')
 [ "$n0" -ge 30 ] || fail "expected 30 half-open entries: $(dp_conns)"
